@@ -1,0 +1,132 @@
+import { describe, SseTypeError } from './errors.js'
+
+/**
+ * One Server-Sent Event. `data` is sent as is when it is a string and through the
+ * serializer (default `JSON.stringify`) otherwise.
+ */
+export interface SseEvent<T = unknown> {
+  data: T
+  /** Event type; the client dispatches it to `addEventListener(event)` instead of `onmessage`. */
+  event?: string
+  /** Sets the client's Last-Event-ID. `''` is meaningful: it resets it. */
+  id?: string
+  /** Reconnection delay in milliseconds the client should use from now on. */
+  retry?: number
+}
+
+/** Turns a non-string `data` value into the text of its `data:` lines. */
+export type Serializer = (data: unknown) => string
+
+const EVENT_KEYS = new Set(['data', 'event', 'id', 'retry'])
+const LINE_BREAK = /\r\n|\r|\n/
+
+/**
+ * Tells an `SseEvent` from a bare payload: a plain object that has an own `data` key and
+ * no key other than `data`, `event`, `id`, `retry`. To send a payload that looks like an
+ * event, wrap it: `send({ data: payload })`.
+ */
+export function isSseEvent(value: unknown): value is SseEvent {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
+  if (!Object.hasOwn(value, 'data')) return false
+  for (const key in value) if (!EVENT_KEYS.has(key)) return false
+  return true
+}
+
+/** Returns the text that goes into `data:` lines: strings as is, anything else serialized. */
+export function serializeData(data: unknown, serializer: Serializer = JSON.stringify): string {
+  if (typeof data === 'string') return data
+  const text: unknown = data === undefined ? undefined : serializer(data)
+  if (typeof text !== 'string') {
+    throw new SseTypeError(
+      'ERR_SSE_INVALID_FIELD',
+      `@ssekit/core: event "data" of type ${data === undefined ? 'undefined' : typeof data} cannot be serialized (the serializer returned ${describe(text)}); send a string, or a value the serializer turns into a string.`,
+    )
+  }
+  return text
+}
+
+/** Validates `event`, `id` and `retry`; throws a `TypeError` that names the field. */
+export function checkFields(event: string | undefined, id: string | undefined, retry: unknown) {
+  if (event !== undefined) {
+    if (typeof event !== 'string') throw fieldError('event', 'must be a string', event)
+    if (/[\r\n]/.test(event)) throw fieldError('event', 'must not contain CR or LF', event)
+  }
+  if (id !== undefined) {
+    if (typeof id !== 'string') throw fieldError('id', 'must be a string', id)
+    // A NUL makes the client ignore the whole id field (WHATWG HTML §9.2.6).
+    if (/[\r\n\0]/.test(id)) throw fieldError('id', 'must not contain CR, LF or NUL', id)
+  }
+  if (retry !== undefined && !(Number.isSafeInteger(retry) && (retry as number) >= 0)) {
+    throw fieldError('retry', 'must be a non-negative integer number of milliseconds', retry)
+  }
+}
+
+function fieldError(field: string, rule: string, value: unknown) {
+  return new SseTypeError(
+    'ERR_SSE_INVALID_FIELD',
+    `@ssekit/core: event "${field}" ${rule}; received ${describe(value)}.`,
+  )
+}
+
+/** The `data:` lines for already-serialized text; each CR, LF or CRLF starts a new line. */
+export function dataLines(text: string): string {
+  if (text.indexOf('\n') === -1 && text.indexOf('\r') === -1) return `data: ${text}\n`
+  return `data: ${text.split(LINE_BREAK).join('\ndata: ')}\n`
+}
+
+/**
+ * Encodes one complete frame, ending in a blank line, from an event whose `data` is
+ * already text. Fields are validated; see {@link encode}.
+ */
+export function encodeText(text: string, event?: string, id?: string, retry?: number): string {
+  checkFields(event, id, retry)
+  let frame = ''
+  if (event !== undefined) frame += `event: ${event}\n`
+  if (id !== undefined) frame += `id: ${id}\n`
+  if (retry !== undefined) frame += `retry: ${retry}\n`
+  return `${frame}${dataLines(text)}\n`
+}
+
+/**
+ * Encodes one event as a complete frame ending in a blank line, so that a spec parser
+ * gives back exactly `data` (each line break read as `\n`; SSE cannot carry a CR).
+ *
+ * @throws TypeError naming the field when `event` or `id` contain CR or LF, `id` contains
+ * NUL, `retry` is not a non-negative integer, or `data` cannot be serialized.
+ * @example
+ * encode({ event: 'tick', id: '7', data: { n: 1 } })
+ * // 'event: tick\nid: 7\ndata: {"n":1}\n\n'
+ */
+export function encode(event: SseEvent, serializer?: Serializer): string {
+  if (typeof event !== 'object' || event === null) {
+    throw new SseTypeError(
+      'ERR_SSE_INVALID_FIELD',
+      `@ssekit/core: encode() takes an event object { data, event?, id?, retry? }; received ${describe(event)}.`,
+    )
+  }
+  return encodeText(serializeData(event.data, serializer), event.event, event.id, event.retry)
+}
+
+/** Encodes a comment: every line of `text` prefixed with `:`. Clients ignore comments. */
+export function encodeComment(text = ''): string {
+  if (text === '') return ':\n\n'
+  return `: ${text.split(LINE_BREAK).join('\n: ')}\n\n`
+}
+
+/** A comment of exactly `bytes` bytes (at least 3), sent first to defeat buffering proxies. */
+export function encodePadding(bytes: number): string {
+  return `:${' '.repeat(bytes - 3)}\n\n`
+}
+
+/** A frame that only sets the client's reconnection delay. */
+export function encodeRetry(ms: number): string {
+  checkFields(undefined, undefined, ms)
+  return `retry: ${ms}\n\n`
+}
+
+const utf8 = new TextEncoder()
+
+/** UTF-8 bytes of a frame, made once and written as they are to every subscriber. */
+export function toBytes(frame: string): Uint8Array {
+  return utf8.encode(frame)
+}

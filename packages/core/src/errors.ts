@@ -1,0 +1,64 @@
+/** Stable codes carried by every error that ssekit throws on purpose. */
+export type SseErrorCode =
+  /** An option passed to a factory is not one of its accepted values. */
+  | 'ERR_SSE_INVALID_OPTION'
+  /** An event field (`event`, `id`, `retry`, `data`) cannot be written to the wire. */
+  | 'ERR_SSE_INVALID_FIELD'
+  /** The response had already started when a stream was opened on it. */
+  | 'ERR_SSE_HEADERS_SENT'
+  /** A stream was dropped because its client fell more than `maxBufferedBytes` behind. */
+  | 'ERR_SSE_SLOW_CLIENT'
+  /** A channel was used after `close()`. */
+  | 'ERR_SSE_CHANNEL_CLOSED'
+
+/**
+ * An error thrown or reported by ssekit. `code` is stable across versions; the message
+ * starts with the package name and says how to fix the problem.
+ */
+export class SseError extends Error {
+  readonly code: SseErrorCode
+
+  constructor(code: SseErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'SseError'
+    this.code = code
+  }
+}
+
+/**
+ * A programmer error in an argument: a `TypeError` (so `instanceof TypeError` holds, as
+ * for the platform's own argument checks) that also carries a stable `code`.
+ */
+export class SseTypeError extends TypeError {
+  readonly code: SseErrorCode
+
+  constructor(code: SseErrorCode, message: string) {
+    super(message)
+    this.name = 'SseTypeError'
+    this.code = code
+  }
+}
+
+/** Describes a received value in an error message without echoing a huge or hostile one. */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') {
+    const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value
+    return JSON.stringify(shown)
+  }
+  if (typeof value === 'function') return 'a function'
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'object') return 'an object'
+  return String(value)
+}
+
+/**
+ * Where an error goes when no `onError` was given: a process warning on Node (visible,
+ * never fatal), nothing elsewhere. Adapters pass their framework's logger instead.
+ */
+export function reportUnhandled(error: unknown): void {
+  const proc = (globalThis as { process?: { emitWarning?: (w: Error | string) => void } }).process
+  if (typeof proc?.emitWarning === 'function') {
+    proc.emitWarning(error instanceof Error ? error : String(error))
+  }
+}

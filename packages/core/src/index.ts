@@ -1,0 +1,51 @@
+/**
+ * @module @ssekit/core
+ * Server-Sent Events done once: spec-exact encoding, streams with heartbeat, backpressure
+ * and Last-Event-ID replay, broadcast channels, and two transports (Node `ServerResponse`
+ * and Web `Response`). No runtime dependencies; nothing from `node:` is loaded, so it runs
+ * on Node, Bun, Deno and Workers.
+ */
+
+export { type Broker, type BrokerMessage, type BrokerUnsubscribe, MemoryBroker } from './broker.js'
+export {
+  Channel,
+  type ChannelOptions,
+  createChannel,
+  type SubscribeOptions,
+} from './channel.js'
+export {
+  encode,
+  encodeComment,
+  isSseEvent,
+  type Serializer,
+  type SseEvent,
+} from './encode.js'
+export { SseError, type SseErrorCode, SseTypeError } from './errors.js'
+export { SSE_HEADERS, streamHeaders } from './headers.js'
+export { getMetrics, type SseMetrics } from './metrics.js'
+export {
+  type AuthorizeResult,
+  type HeaderValues,
+  type ResolvedOptions,
+  type RetryOption,
+  resolveOptions,
+  type StreamOptions,
+} from './options.js'
+export { closeAllStreams, StreamGroup } from './registry.js'
+export type { EventStore, Gap, GapReason, ReadResult, StoredEvent, StoreInput } from './store.js'
+export { MemoryEventStore, type MemoryEventStoreOptions } from './store-memory.js'
+export { EventStream } from './stream.js'
+export type { OpenInit, Transport, TransportListener } from './transport.js'
+export {
+  createEventStream,
+  type NodeRequest,
+  type NodeResponse,
+  NodeTransport,
+  openNodeStream,
+} from './transport-node.js'
+export {
+  createEventStreamResponse,
+  openWebStream,
+  runHandler,
+  WebTransport,
+} from './transport-web.js'

@@ -1,0 +1,32 @@
+/** Longest Last-Event-ID honoured; anything longer cannot be an id this library gave out. */
+export const MAX_LAST_EVENT_ID = 1024
+
+// An id containing these could never have been sent by a conforming server.
+const FORBIDDEN = /[\r\n\0]/
+
+/**
+ * Reads a Last-Event-ID from the network. Returns `{ id }` for a usable value,
+ * `{ invalid }` (truncated) for one that cannot be an id, or `undefined` when absent.
+ * Never throws.
+ */
+export function readLastEventId(
+  raw: string | null | undefined,
+): { id: string; invalid?: undefined } | { id?: undefined; invalid: string } | undefined {
+  if (typeof raw !== 'string' || raw === '') return undefined
+  if (raw.length > MAX_LAST_EVENT_ID || FORBIDDEN.test(raw)) {
+    return { invalid: raw.slice(0, MAX_LAST_EVENT_ID) }
+  }
+  return { id: raw }
+}
+
+/** The value of one query parameter of a request target, or undefined. Never throws. */
+export function queryParam(url: string | undefined, name: string): string | undefined {
+  if (url === undefined) return undefined
+  const q = url.indexOf('?')
+  if (q === -1) return undefined
+  try {
+    return new URLSearchParams(url.slice(q + 1)).get(name) ?? undefined
+  } catch {
+    return undefined
+  }
+}

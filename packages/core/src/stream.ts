@@ -1,0 +1,542 @@
+import {
+  encodeComment,
+  encodePadding,
+  encodeRetry,
+  encodeText,
+  isSseEvent,
+  type SseEvent,
+  serializeData,
+  toBytes,
+} from './encode.js'
+import { reportUnhandled, SseError } from './errors.js'
+import { streamHeaders } from './headers.js'
+import { type Beating, type HeartbeatGroup, heartbeatGroup } from './heartbeat.js'
+import { readLastEventId } from './last-event-id.js'
+import { counters } from './metrics.js'
+import { pickRetry, type ResolvedOptions, type RetryOption } from './options.js'
+import { allStreams, type Closable, type StreamGroup } from './registry.js'
+import type { Gap, StoredEvent } from './store.js'
+import type { Transport, TransportListener } from './transport.js'
+
+const PENDING = 0
+const OPEN = 1
+const CLOSED = 2
+
+const TRUE = Promise.resolve(true)
+const FALSE = Promise.resolve(false)
+const HEARTBEAT = toBytes(encodeComment())
+
+/** How a stream was started; built by the transports. */
+export interface StreamInit {
+  /** The raw Last-Event-ID (header, or query parameter when configured). */
+  lastEventId: string | null | undefined
+  /** Passed to `authorize`: the framework's request or context. */
+  context: unknown
+  /** A group besides the process-wide one (an adapter's app). */
+  group?: StreamGroup | undefined
+}
+
+/** An event waiting for a replay to finish, with the id it was stored under. */
+interface Queued {
+  id: string
+  bytes: Uint8Array
+}
+
+/**
+ * One open Server-Sent Events connection. Created by a transport (`createEventStream`,
+ * `createEventStreamResponse`) or an adapter (`res.sse()`, `reply.sse()`, `c.sse()`).
+ *
+ * The response opens (status 200 and headers, flushed) on the first write or at the end
+ * of the current tick, whichever comes first; then padding, `retry:`, the replay from
+ * `store`, and live events.
+ */
+export class EventStream implements TransportListener, Beating, Closable {
+  /** The Last-Event-ID the client sent, or `undefined` when it sent none (or an unusable one). */
+  readonly lastEventId: string | undefined
+
+  readonly #transport: Transport
+  readonly #options: ResolvedOptions
+  readonly #group: StreamGroup | undefined
+  readonly #context: unknown
+  #state: 0 | 1 | 2 = PENDING
+  #holds = 0
+  #held: Uint8Array[] | undefined
+  #heldBytes = 0
+  #abort: AbortController | undefined
+  #closeFns: Set<() => void> | undefined
+  #drain: Promise<boolean> | undefined
+  #resolveDrain: ((ok: boolean) => void) | undefined
+  #hb: HeartbeatGroup | undefined
+  #invalidLastEventId: string | undefined
+  #replayQueue: Queued[] | undefined
+  #storeTail: Promise<unknown> = TRUE
+
+  /** @internal heartbeat list links; see heartbeat.ts */
+  hbLast = 0
+  /** @internal */
+  hbPrev: Beating | undefined = undefined
+  /** @internal */
+  hbNext: Beating | undefined = undefined
+  /** @internal */
+  hbGroup: HeartbeatGroup | undefined = undefined
+
+  /** @internal Use a transport's factory or an adapter instead. */
+  constructor(transport: Transport, options: ResolvedOptions, init: StreamInit) {
+    this.#transport = transport
+    this.#options = options
+    this.#group = init.group
+    this.#context = init.context
+    const last = readLastEventId(init.lastEventId)
+    this.lastEventId = last?.id
+    this.#invalidLastEventId = last?.invalid
+    // Sends made while the store replay runs wait here, so that none is lost or doubled.
+    if (options.store !== undefined && last !== undefined) this.#replayQueue = []
+    transport.attach(this)
+    this.#admit()
+  }
+
+  /** True once the stream has ended, by either side. */
+  get closed(): boolean {
+    return this.#state === CLOSED
+  }
+
+  /** Aborted when the client disconnects or the stream is closed. */
+  get signal(): AbortSignal {
+    if (this.#abort === undefined) {
+      this.#abort = new AbortController()
+      if (this.#state === CLOSED) this.#abort.abort()
+    }
+    return this.#abort.signal
+  }
+
+  /**
+   * Calls `fn` once when the stream closes (at once if it already has). Returns a function
+   * that removes `fn`.
+   */
+  onClose(fn: () => void): () => void {
+    if (this.#state === CLOSED) {
+      this.#safely(fn)
+      return noop
+    }
+    this.#closeFns ??= new Set()
+    this.#closeFns.add(fn)
+    return () => this.#closeFns?.delete(fn)
+  }
+
+  /**
+   * Sends one event: a bare payload, or an {@link SseEvent} `{ data, event?, id?, retry? }`
+   * (a plain object whose only keys are those; wrap a payload that looks like one).
+   *
+   * Resolves `true` once the transport has accepted the event, after waiting for drain when
+   * it is over its high-water mark; `false` if the stream is or became closed. It never
+   * rejects because the client went away. With a `store`, the store assigns the id.
+   *
+   * @throws TypeError at once for a field that cannot be written (see `encode`).
+   */
+  send(input: unknown): Promise<boolean> {
+    const ev = isSseEvent(input) ? input : undefined
+    const text = serializeData(ev === undefined ? input : ev.data, this.#options.serializer)
+    if (this.#options.store !== undefined) return this.#sendStored(text, ev)
+    const frame = encodeText(text, ev?.event, ev?.id, ev?.retry)
+    if (this.#state === CLOSED) return FALSE
+    counters.eventsSent++
+    return this.#accepted(this._write(toBytes(frame)))
+  }
+
+  /** Sends a comment (ignored by clients; useful as a manual keep-alive or for debugging). */
+  comment(text = ''): Promise<boolean> {
+    const frame = encodeComment(text)
+    if (this.#state === CLOSED) return FALSE
+    return this.#accepted(this._write(toBytes(frame)))
+  }
+
+  /**
+   * Sends every item of `source` in order, waiting for backpressure between items. Stops
+   * when the source ends or the stream closes; in the second case the iterator's
+   * `return()` is called so that the producer (an LLM request, a database cursor) stops
+   * too. The stream stays open when the source ends: send a final event and `close()`.
+   */
+  async pipe(source: AsyncIterable<unknown> | Iterable<unknown>): Promise<void> {
+    const iterator: AsyncIterator<unknown> | Iterator<unknown> =
+      Symbol.asyncIterator in source
+        ? (source as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+        : (source as Iterable<unknown>)[Symbol.iterator]()
+    let finished = false
+    let returned = false
+    const stop = () => {
+      if (finished || returned) return
+      returned = true
+      // A pending next() is not awaited here: return() reaches the producer as soon as it can.
+      Promise.resolve(iterator.return?.()).catch(noop)
+    }
+    const off = this.onClose(stop)
+    try {
+      while (this.#state !== CLOSED) {
+        const step = await iterator.next()
+        if (step.done === true) {
+          finished = true
+          break
+        }
+        if (this.closed) break
+        await this.send(step.value)
+      }
+    } catch (error) {
+      finished = true
+      throw error
+    } finally {
+      off()
+      if (!finished) stop()
+    }
+  }
+
+  /** Ends the stream. Safe to call more than once. */
+  close(): void {
+    if (this.#state === CLOSED) return
+    if (this.#state === PENDING) this.#open()
+    this.#transport.end()
+    this.#finish()
+  }
+
+  /** @internal Channels use this to write pre-encoded bytes shared by every subscriber. */
+  _write(chunk: Uint8Array, now?: number): boolean {
+    if (this.#state === OPEN) {
+      const ok = this.#transport.write(chunk)
+      counters.bytesWritten += chunk.byteLength
+      this.#hb?.touch(this, now ?? Date.now())
+      if (!ok && this.#transport.buffered > this.#options.maxBufferedBytes) {
+        this.#dropSlow()
+        return false
+      }
+      return ok
+    }
+    if (this.#state === CLOSED) return false
+    if (this.#holds === 0) {
+      this.#open()
+      return this._write(chunk, now)
+    }
+    // Held by an authorize decision: keep the bytes until the stream opens or is refused.
+    this.#held ??= []
+    this.#held.push(chunk)
+    this.#heldBytes += chunk.byteLength
+    if (this.#heldBytes > this.#options.maxBufferedBytes) this.#dropSlow()
+    return false
+  }
+
+  /** @internal Resolves true once the transport takes more, false if the stream closed. */
+  _whenWritable(): Promise<boolean> {
+    return this.#accepted(false)
+  }
+
+  /** @internal Keeps the response from opening until the matching `_release()`. */
+  _hold(): void {
+    if (this.#state === PENDING) this.#holds++
+  }
+
+  /** @internal */
+  _release(): void {
+    if (this.#state !== PENDING || this.#holds === 0) return
+    if (--this.#holds === 0) this.#open()
+  }
+
+  /** @internal True while the status line can still be chosen. */
+  get _pending(): boolean {
+    return this.#state === PENDING
+  }
+
+  /** @internal A Last-Event-ID that was sent but cannot be an id, for gap reports. */
+  get _invalidLastEventId(): string | undefined {
+    return this.#invalidLastEventId
+  }
+
+  /** @internal True when this stream replays from its own store (so no channel may). */
+  get _ownsReplay(): boolean {
+    return this.#options.store !== undefined
+  }
+
+  /** @internal The stream's heartbeat/serializer settings, for channels. */
+  get _options(): ResolvedOptions {
+    return this.#options
+  }
+
+  /**
+   * @internal Turns the request away. `'unauthorized'`/`'forbidden'` answer 401/403;
+   * `'limit'` answers as `overLimit` says. An already open stream can no longer change its
+   * status: it is ended, with a `retry:` hint for `'limit'`.
+   */
+  _refuse(why: 'unauthorized' | 'forbidden' | 'limit' | 'error'): void {
+    if (this.#state === CLOSED) return
+    if (why === 'limit') counters.refusedOverLimit++
+    else if (why !== 'error') counters.refusedUnauthorized++
+    if (this.#state === OPEN) {
+      if (why === 'limit') this._shutdown(this.#options.limitRetry)
+      else this.close()
+      return
+    }
+    this.#held = undefined
+    const t = this.#transport
+    if (why === 'limit' && this.#options.overLimit === 'retry') {
+      t.open(200, streamHeaders(t.httpVersionMajor, this.#options.headers))
+      t.write(toBytes(encodeRetry(pickRetry(this.#options.limitRetry))))
+    } else {
+      const status = why === 'limit' ? 503 : why === 'unauthorized' ? 401 : why === 'forbidden' ? 403 : 500
+      const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' }
+      if (status === 503) {
+        headers['retry-after'] = String(Math.ceil(pickRetry(this.#options.limitRetry) / 1000))
+      }
+      t.open(status, headers)
+      t.write(toBytes(STATUS_TEXT[status] ?? 'Error'))
+    }
+    t.end()
+    this.#finish()
+  }
+
+  /** @internal Shutdown: a jittered `retry:` hint, then the end of the stream. */
+  _shutdown(retry: RetryOption): void {
+    if (this.#state === CLOSED) return
+    if (this.#state === PENDING) {
+      this.#holds = 0
+      this.#open()
+    }
+    this._write(toBytes(encodeRetry(pickRetry(retry))))
+    this.close()
+  }
+
+  /** @internal TransportListener */
+  onDrain(): void {
+    const resolve = this.#resolveDrain
+    if (resolve === undefined) return
+    this.#drain = undefined
+    this.#resolveDrain = undefined
+    resolve(true)
+  }
+
+  /** @internal TransportListener */
+  onClientClose(): void {
+    if (this.#state === CLOSED) return
+    this.#transport.abort()
+    this.#finish()
+  }
+
+  /** @internal Heartbeat */
+  beat(): void {
+    this._write(HEARTBEAT)
+  }
+
+  #admit(): void {
+    const max = this.#options.maxStreams
+    if (allStreams.size >= max) {
+      this._refuse('limit')
+      return
+    }
+    allStreams._add(this)
+    this.#group?._add(this)
+    const authorize = this.#options.authorize
+    if (authorize !== undefined) {
+      this.#holds++
+      let verdict: unknown
+      try {
+        verdict = authorize(this.#context)
+      } catch (error) {
+        this.#authorized(error, true)
+        return
+      }
+      if (isThenable(verdict)) {
+        verdict.then(
+          (v) => this.#authorized(v, false),
+          (e) => this.#authorized(e, true),
+        )
+      } else this.#authorized(verdict, false)
+    }
+    // Opening at the end of the tick lets a handler subscribe to a channel first, so that
+    // a channel's authorize or limit can still choose the status.
+    queueMicrotask(() => {
+      if (this.#state === PENDING && this.#holds === 0) this.#open()
+    })
+  }
+
+  #authorized(verdict: unknown, failed: boolean): void {
+    if (failed) {
+      this.#report(verdict)
+      this._refuse('error')
+    } else if (verdict === true) this._release()
+    else this._refuse(verdict === 401 ? 'unauthorized' : 'forbidden')
+  }
+
+  #open(): void {
+    this.#state = OPEN
+    this.#holds = 0
+    counters.openStreams++
+    counters.streamsOpened++
+    const t = this.#transport
+    const o = this.#options
+    t.open(200, streamHeaders(t.httpVersionMajor, o.headers))
+    if (o.heartbeat !== false) this.#hb = heartbeatGroup(o.heartbeat)
+    let preamble = ''
+    if (o.padding > 0) preamble += encodePadding(o.padding)
+    if (o.retry !== undefined) preamble += encodeRetry(pickRetry(o.retry))
+    if (preamble !== '') this._write(toBytes(preamble))
+    else this.#hb?.touch(this, Date.now())
+    const held = this.#held
+    if (held !== undefined) {
+      this.#held = undefined
+      this.#heldBytes = 0
+      for (const chunk of held) if (this.#state === OPEN) this._write(chunk)
+    }
+    if (this.#replayQueue !== undefined && this.#state === OPEN) void this.#replay()
+  }
+
+  #accepted(ok: boolean): Promise<boolean> {
+    if (ok) return TRUE
+    if (this.#state === CLOSED) return FALSE
+    if (this.#state === PENDING) return TRUE // held until authorize decides; not yet a transport matter
+    if (this.#drain === undefined) {
+      this.#drain = new Promise((resolve) => {
+        this.#resolveDrain = resolve
+      })
+    }
+    return this.#drain
+  }
+
+  #sendStored(text: string, ev: SseEvent | undefined): Promise<boolean> {
+    const store = this.#options.store!
+    const input = { data: text, event: ev?.event, retry: ev?.retry }
+    // Validate before anything reaches the store.
+    encodeText('', input.event, undefined, input.retry)
+    if (this.#state === CLOSED) return FALSE
+    const id = store.append(input)
+    if (!isThenable(id)) return this.#deliverStored({ ...input, id })
+    // An async store: keep sends in order however its appends settle.
+    const result = this.#storeTail.then(() => id).then((resolved) => this.#deliverStored({ ...input, id: resolved }))
+    this.#storeTail = result.catch(noop)
+    return result
+  }
+
+  #deliverStored(ev: StoredEvent): Promise<boolean> {
+    if (this.#state === CLOSED) return FALSE
+    const bytes = toBytes(encodeText(ev.data, ev.event, ev.id, ev.retry))
+    counters.eventsSent++
+    if (this.#replayQueue !== undefined) {
+      this.#replayQueue.push({ id: ev.id, bytes })
+      return TRUE
+    }
+    return this.#accepted(this._write(bytes))
+  }
+
+  async #replay(): Promise<void> {
+    const store = this.#options.store!
+    let gap: Gap | undefined
+    const seen = new Set<string>()
+    if (this.lastEventId === undefined) {
+      gap = { reason: 'invalid', lastEventId: this.#invalidLastEventId ?? '' }
+    } else {
+      try {
+        const result = await store.readAfter(this.lastEventId)
+        if (result.gap !== undefined) gap = result.gap
+        else {
+          counters.replays++
+          for (const ev of result.events) {
+            seen.add(ev.id)
+            counters.eventsReplayed++
+            const bytes = toBytes(encodeText(ev.data, ev.event, ev.id, ev.retry))
+            if (!this._write(bytes) && !(await this.#accepted(false))) return
+          }
+        }
+      } catch (error) {
+        this.#report(error)
+        this.close()
+        return
+      }
+    }
+    // Sends made meanwhile were queued; more may join the queue while this loop waits.
+    const queue = this.#replayQueue ?? []
+    for (let i = 0; i < queue.length; i++) {
+      const q = queue[i]!
+      // Appended after the replay began but already in it: skip, so it arrives once.
+      if (seen.has(q.id)) continue
+      if (!this._write(q.bytes) && !(await this.#accepted(false))) return
+    }
+    this.#replayQueue = undefined
+    if (gap !== undefined) {
+      counters.gaps++
+      const onGap = this.#options.onGap
+      if (onGap !== undefined) {
+        try {
+          await onGap(gap, this)
+        } catch (error) {
+          this.#report(error)
+        }
+      }
+    }
+  }
+
+  #dropSlow(): void {
+    if (this.#state === CLOSED) return
+    counters.slowClientsDropped++
+    this.#report(
+      new SseError(
+        'ERR_SSE_SLOW_CLIENT',
+        `@ssekit/core: a client fell more than maxBufferedBytes (${this.#options.maxBufferedBytes}) behind and was disconnected; it resumes through Last-Event-ID when a store is set.`,
+      ),
+      false,
+    )
+    this.#held = undefined
+    this.#transport.abort()
+    this.#finish()
+  }
+
+  #finish(): void {
+    const wasOpen = this.#state === OPEN
+    this.#state = CLOSED
+    if (wasOpen) counters.openStreams--
+    this.#hb?.remove(this)
+    this.#hb = undefined
+    this.#replayQueue = undefined
+    this.#held = undefined
+    allStreams._delete(this)
+    this.#group?._delete(this)
+    this.#abort?.abort()
+    const resolve = this.#resolveDrain
+    this.#drain = undefined
+    this.#resolveDrain = undefined
+    resolve?.(false)
+    const fns = this.#closeFns
+    this.#closeFns = undefined
+    if (fns !== undefined) for (const fn of fns) this.#safely(fn)
+  }
+
+  #safely(fn: () => void): void {
+    try {
+      fn()
+    } catch (error) {
+      this.#report(error)
+    }
+  }
+
+  #report(error: unknown, always = true): void {
+    const onError = this.#options.onError
+    if (onError !== undefined) {
+      try {
+        onError(error, this)
+      } catch {
+        // An onError that throws has nowhere left to report to.
+      }
+    } else if (always) reportUnhandled(error)
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+}
+
+function noop(): void {}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
+}

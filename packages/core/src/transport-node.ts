@@ -1,0 +1,129 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
+import { SseError } from './errors.js'
+import { queryParam } from './last-event-id.js'
+import { type ResolvedOptions, resolveOptions, type StreamOptions } from './options.js'
+import { EventStream } from './stream.js'
+import type { OpenInit, Transport, TransportListener } from './transport.js'
+
+// Type-only imports above: this file loads nothing from `node:` at run time.
+
+/** A Node request: node:http, or the HTTP/2 compatibility API. */
+export type NodeRequest = IncomingMessage | Http2ServerRequest
+/** A Node response: node:http `ServerResponse`, or the HTTP/2 compatibility API. */
+export type NodeResponse = ServerResponse | Http2ServerResponse
+
+type AnyResponse = {
+  writeHead(status: number, headers: Record<string, string | readonly string[]>): unknown
+  flushHeaders?(): void
+  write(chunk: Uint8Array): boolean
+  end(): unknown
+  destroy(error?: Error): unknown
+  on(event: string, fn: () => void): unknown
+  removeListener(event: string, fn: () => void): unknown
+  readonly writableLength: number
+  readonly headersSent: boolean
+  readonly writableEnded: boolean
+  readonly destroyed?: boolean
+}
+
+/** Writes a stream to a Node `ServerResponse` (node:http, Express, Fastify, HTTP/2 compat). */
+export class NodeTransport implements Transport {
+  readonly httpVersionMajor: number
+  readonly #res: AnyResponse
+  #listener: TransportListener | undefined
+
+  constructor(req: NodeRequest, res: NodeResponse) {
+    this.#res = res as unknown as AnyResponse
+    this.httpVersionMajor = req.httpVersionMajor
+    if (this.#res.headersSent || this.#res.writableEnded) {
+      throw new SseError(
+        'ERR_SSE_HEADERS_SENT',
+        '@ssekit/core: the response has already started; open the event stream before anything else writes to it.',
+      )
+    }
+  }
+
+  get buffered(): number {
+    return this.#res.writableLength
+  }
+
+  attach(listener: TransportListener): void {
+    this.#listener = listener
+    this.#res.on('close', this.#onClose)
+  }
+
+  open(status: number, headers: Record<string, string | readonly string[]>): void {
+    const res = this.#res
+    res.writeHead(status, headers)
+    // node:http holds headers until the first body write; the client must see them now.
+    res.flushHeaders?.()
+    // After writeHead: compression middleware queues 'drain' listeners until then.
+    res.on('drain', this.#onDrain)
+  }
+
+  write(chunk: Uint8Array): boolean {
+    return this.#res.write(chunk)
+  }
+
+  end(): void {
+    this.#detach()
+    this.#res.end()
+  }
+
+  abort(): void {
+    this.#detach()
+    if (this.#res.destroyed !== true) this.#res.destroy()
+  }
+
+  #detach(): void {
+    this.#listener = undefined
+    this.#res.removeListener('close', this.#onClose)
+    this.#res.removeListener('drain', this.#onDrain)
+  }
+
+  #onClose = (): void => {
+    const listener = this.#listener
+    this.#detach()
+    listener?.onClientClose()
+  }
+
+  #onDrain = (): void => {
+    this.#listener?.onDrain()
+  }
+}
+
+/** The Last-Event-ID of a Node request: the header, else the configured query parameter. */
+export function nodeLastEventId(req: NodeRequest, options: ResolvedOptions): string | undefined {
+  const header = req.headers['last-event-id']
+  if (typeof header === 'string' && header !== '') return header
+  if (options.lastEventIdQuery === false) return undefined
+  return queryParam(req.url, options.lastEventIdQuery)
+}
+
+/** For adapters: opens a stream on a Node response with options resolved at registration. */
+export function openNodeStream(req: NodeRequest, res: NodeResponse, init: OpenInit): EventStream {
+  return new EventStream(new NodeTransport(req, res), init.options, {
+    lastEventId: nodeLastEventId(req, init.options),
+    context: init.context,
+    group: init.group,
+  })
+}
+
+/**
+ * Opens an event stream on a plain `node:http` (or `node:http2` compat) response.
+ * `authorize`, if given, receives `req`.
+ *
+ * @example
+ * http.createServer((req, res) => {
+ *   const stream = createEventStream(req, res, { heartbeat: 10_000 })
+ *   stream.send({ event: 'hello', data: { at: Date.now() } })
+ * })
+ */
+export function createEventStream(
+  req: NodeRequest,
+  res: NodeResponse,
+  options?: StreamOptions<NodeRequest>,
+): EventStream {
+  return openNodeStream(req, res, { options: resolveOptions(options) as ResolvedOptions, context: req })
+}

@@ -1,0 +1,181 @@
+import { reportUnhandled } from './errors.js'
+import { queryParam } from './last-event-id.js'
+import { toWebHeaders } from './headers.js'
+import { type ResolvedOptions, resolveOptions, type StreamOptions } from './options.js'
+import { EventStream } from './stream.js'
+import type { OpenInit, Transport, TransportListener } from './transport.js'
+
+/** Bytes a Web stream queues before `send` starts waiting for the client to read. */
+const HIGH_WATER_MARK = 64 * 1024
+
+/**
+ * Feeds a stream into the body of a Web `Response` (Hono, Bun, Deno, Workers). The
+ * response is made when the stream opens; `response` resolves to it.
+ */
+export class WebTransport implements Transport {
+  readonly httpVersionMajor = 1
+  readonly response: Promise<Response>
+  #resolve!: (response: Response) => void
+  #controller: ReadableStreamDefaultController<Uint8Array> | undefined
+  #listener: TransportListener | undefined
+  #signal: AbortSignal | undefined
+
+  constructor(signal?: AbortSignal) {
+    this.response = new Promise((resolve) => {
+      this.#resolve = resolve
+    })
+    this.#signal = signal
+  }
+
+  get buffered(): number {
+    const desired = this.#controller?.desiredSize ?? HIGH_WATER_MARK
+    return HIGH_WATER_MARK - desired
+  }
+
+  attach(listener: TransportListener): void {
+    this.#listener = listener
+    if (this.#signal?.aborted === true) queueMicrotask(this.#onClose)
+    else this.#signal?.addEventListener('abort', this.#onClose)
+  }
+
+  open(status: number, headers: Record<string, string | readonly string[]>): void {
+    const body = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.#controller = controller
+        },
+        pull: () => {
+          this.#listener?.onDrain()
+        },
+        cancel: () => {
+          this.#onClose()
+        },
+      },
+      { highWaterMark: HIGH_WATER_MARK, size: (chunk) => chunk.byteLength },
+    )
+    this.#resolve(new Response(body, { status, headers: toWebHeaders(headers) }))
+  }
+
+  write(chunk: Uint8Array): boolean {
+    const controller = this.#controller
+    if (controller === undefined) return false
+    controller.enqueue(chunk)
+    return (controller.desiredSize ?? 0) > 0
+  }
+
+  end(): void {
+    this.#detach()
+    try {
+      this.#controller?.close()
+    } catch {
+      // Already closed or errored by the reader going away.
+    }
+  }
+
+  abort(): void {
+    this.#detach()
+    if (this.#controller === undefined) {
+      // Dropped before it opened: answer something rather than leave the request hanging.
+      this.#resolve(new Response(null, { status: 503 }))
+      return
+    }
+    try {
+      // error() discards what is queued: the memory a slow client held is released now.
+      this.#controller.error(new Error('@ssekit/core: stream aborted'))
+    } catch {
+      // Already closed.
+    }
+  }
+
+  #detach(): void {
+    this.#listener = undefined
+    this.#signal?.removeEventListener('abort', this.#onClose)
+  }
+
+  #onClose = (): void => {
+    const listener = this.#listener
+    this.#detach()
+    listener?.onClientClose()
+  }
+}
+
+/** The Last-Event-ID of a Web request: the header, else the configured query parameter. */
+export function webLastEventId(request: Request, options: ResolvedOptions): string | undefined {
+  const header = request.headers.get('last-event-id')
+  if (header !== null && header !== '') return header
+  if (options.lastEventIdQuery === false) return undefined
+  return queryParam(request.url, options.lastEventIdQuery)
+}
+
+/** A handler that fills a stream; runs as soon as the stream exists. */
+export type StreamHandler<Args extends unknown[] = []> = (
+  stream: EventStream,
+  ...args: Args
+) => void | Promise<void>
+
+/**
+ * For adapters: opens a stream whose body is a Web `Response`, runs `handler` with it, and
+ * resolves the response once the stream opens (or is refused).
+ */
+export function openWebStream(
+  request: Request,
+  handler: (stream: EventStream) => void | Promise<void>,
+  init: OpenInit,
+): Promise<Response> {
+  const transport = new WebTransport(request.signal)
+  const stream = new EventStream(transport, init.options, {
+    lastEventId: webLastEventId(request, init.options),
+    context: init.context,
+    group: init.group,
+  })
+  runHandler(stream, handler, init.options, init.onError)
+  return transport.response
+}
+
+/**
+ * Runs a stream handler: a throw or rejection closes the stream and is reported to
+ * `options.onError` (or, without one, as a process warning), never left unhandled.
+ */
+export function runHandler(
+  stream: EventStream,
+  handler: (stream: EventStream) => void | Promise<void>,
+  options: ResolvedOptions,
+  onError?: (error: unknown) => void,
+): void {
+  const fail = (error: unknown) => {
+    // Still able to choose the status: a 500 rather than an empty stream a browser retries.
+    if (stream._pending) stream._refuse('error')
+    else stream.close()
+    if (options.onError !== undefined) options.onError(error, stream)
+    else if (onError !== undefined) onError(error)
+    else reportUnhandled(error)
+  }
+  try {
+    const result = handler(stream)
+    if (result !== undefined && typeof result.then === 'function') result.then(undefined, fail)
+  } catch (error) {
+    fail(error)
+  }
+}
+
+/**
+ * Answers a Web `Request` with an event stream: runs `handler(stream)` and returns the
+ * `Response` (status 200 and headers as soon as the stream opens). Runs on Node, Bun,
+ * Deno and Workers. `authorize`, if given, receives `request`.
+ *
+ * @example
+ * Bun.serve({ fetch: (request) => createEventStreamResponse(request, async (stream) => {
+ *   for await (const token of llm(prompt)) await stream.send(token)
+ *   stream.close()
+ * }) })
+ */
+export function createEventStreamResponse(
+  request: Request,
+  handler: (stream: EventStream) => void | Promise<void>,
+  options?: StreamOptions<Request>,
+): Promise<Response> {
+  return openWebStream(request, handler, {
+    options: resolveOptions(options) as ResolvedOptions,
+    context: request,
+  })
+}

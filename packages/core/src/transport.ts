@@ -1,0 +1,43 @@
+import type { ResolvedOptions } from './options.js'
+import type { StreamGroup } from './registry.js'
+
+/** What a transport tells the stream that owns it. */
+export interface TransportListener {
+  /** The transport's buffer fell back below its high-water mark. */
+  onDrain(): void
+  /** The client went away (or the connection failed). */
+  onClientClose(): void
+}
+
+/**
+ * The small interface between a stream and a connection. One implementation writes to a
+ * Node `ServerResponse`, the other feeds the body of a Web `Response`.
+ */
+export interface Transport {
+  /** 1 for HTTP/1.x, 2 for HTTP/2 (which forbids `Connection`). */
+  readonly httpVersionMajor: number
+  /** Bytes accepted but not yet handed to the client. */
+  readonly buffered: number
+  /** Starts listening for drain and client close. */
+  attach(listener: TransportListener): void
+  /** Sends the status line and headers at once. Called exactly once. */
+  open(status: number, headers: Record<string, string | readonly string[]>): void
+  /** Writes bytes; returns false when the transport is over its high-water mark. */
+  write(chunk: Uint8Array): boolean
+  /** Ends the response after what is buffered, and stops listening. */
+  end(): void
+  /** Drops the connection and whatever is buffered for it, and stops listening. */
+  abort(): void
+}
+
+/** How an adapter opens a stream: resolved options and where it belongs. */
+export interface OpenInit {
+  /** Options resolved once, at registration. */
+  options: ResolvedOptions
+  /** What `authorize` receives: the framework's request or context. */
+  context: unknown
+  /** The adapter's group, closed with its app. */
+  group?: StreamGroup | undefined
+  /** Where handler errors go when the user gave no `onError` (the framework's logger). */
+  onError?: ((error: unknown) => void) | undefined
+}

@@ -1,0 +1,46 @@
+/**
+ * The list of test projects. Vitest 4 no longer reads workspace files by itself, so this
+ * is a config that declares `test.projects`; the root `pnpm test` runs it with
+ * `vitest run --config vitest.workspace.ts`.
+ */
+import { fileURLToPath } from 'node:url'
+import { defineConfig } from 'vitest/config'
+
+const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url))
+
+// Tests run against the sources, so that `pnpm test` needs no build and reports real lines.
+const alias = {
+  '@ssekit/core': src('core'),
+  '@ssekit/express': src('express'),
+  '@ssekit/fastify': src('fastify'),
+  '@ssekit/hono': src('hono'),
+}
+
+const unit = (name: string, extra: Record<string, unknown> = {}) => ({
+  resolve: { alias },
+  test: {
+    name,
+    root: `packages/${name}`,
+    include: ['src/**/*.test.ts'],
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
+    ...extra,
+  },
+})
+
+export default defineConfig({
+  test: {
+    projects: [
+      unit('core'),
+      {
+        resolve: { alias },
+        test: {
+          name: 'core:types',
+          root: 'packages/core',
+          include: [],
+          typecheck: { enabled: true, only: true, include: ['src/**/*.test-d.ts'], tsconfig: './tsconfig.json' },
+        },
+      },
+    ],
+  },
+})
