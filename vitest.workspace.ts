@@ -32,6 +32,10 @@ export default defineConfig({
   test: {
     projects: [
       unit('core'),
+      unit('express'),
+      unit('fastify'),
+      unit('hono'),
+      unit('conformance', { testTimeout: 60_000 }),
       {
         resolve: { alias },
         test: {

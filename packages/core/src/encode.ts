@@ -35,7 +35,17 @@ export function isSseEvent(value: unknown): value is SseEvent {
 /** Returns the text that goes into `data:` lines: strings as is, anything else serialized. */
 export function serializeData(data: unknown, serializer: Serializer = JSON.stringify): string {
   if (typeof data === 'string') return data
-  const text: unknown = data === undefined ? undefined : serializer(data)
+  let text: unknown
+  try {
+    text = data === undefined ? undefined : serializer(data)
+  } catch (cause) {
+    // A circular object or a BigInt: report it as the field it is, like any other.
+    throw new SseTypeError(
+      'ERR_SSE_INVALID_FIELD',
+      `@ssekit/core: event "data" of type ${typeof data} cannot be serialized (the serializer threw); send a string, or a value the serializer turns into a string.`,
+      { cause },
+    )
+  }
   if (typeof text !== 'string') {
     throw new SseTypeError(
       'ERR_SSE_INVALID_FIELD',

@@ -32,8 +32,8 @@ export class SseError extends Error {
 export class SseTypeError extends TypeError {
   readonly code: SseErrorCode
 
-  constructor(code: SseErrorCode, message: string) {
-    super(message)
+  constructor(code: SseErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
     this.name = 'SseTypeError'
     this.code = code
   }

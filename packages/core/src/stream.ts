@@ -290,6 +290,17 @@ export class EventStream implements TransportListener, Beating, Closable {
     this.#finish()
   }
 
+  /**
+   * @internal Ends a stream that has not opened without writing anything, so that the
+   * framework can answer instead (its error handler, for a handler that failed early).
+   */
+  _discard(): void {
+    if (this.#state !== PENDING) return
+    this.#held = undefined
+    this.#transport.detach()
+    this.#finish()
+  }
+
   /** @internal Shutdown: a jittered `retry:` hint, then the end of the stream. */
   _shutdown(retry: RetryOption): void {
     if (this.#state === CLOSED) return

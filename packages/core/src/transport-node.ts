@@ -32,9 +32,11 @@ export class NodeTransport implements Transport {
   readonly httpVersionMajor: number
   readonly #res: AnyResponse
   #listener: TransportListener | undefined
+  readonly #onStart: (() => void) | undefined
 
-  constructor(req: NodeRequest, res: NodeResponse) {
+  constructor(req: NodeRequest, res: NodeResponse, onStart?: () => void) {
     this.#res = res as unknown as AnyResponse
+    this.#onStart = onStart
     this.httpVersionMajor = req.httpVersionMajor
     if (this.#res.headersSent || this.#res.writableEnded) {
       throw new SseError(
@@ -60,6 +62,7 @@ export class NodeTransport implements Transport {
     res.flushHeaders?.()
     // After writeHead: compression middleware queues 'drain' listeners until then.
     res.on('drain', this.#onDrain)
+    this.#onStart?.()
   }
 
   write(chunk: Uint8Array): boolean {
@@ -67,16 +70,16 @@ export class NodeTransport implements Transport {
   }
 
   end(): void {
-    this.#detach()
+    this.detach()
     this.#res.end()
   }
 
   abort(): void {
-    this.#detach()
+    this.detach()
     if (this.#res.destroyed !== true) this.#res.destroy()
   }
 
-  #detach(): void {
+  detach(): void {
     this.#listener = undefined
     this.#res.removeListener('close', this.#onClose)
     this.#res.removeListener('drain', this.#onDrain)
@@ -84,7 +87,7 @@ export class NodeTransport implements Transport {
 
   #onClose = (): void => {
     const listener = this.#listener
-    this.#detach()
+    this.detach()
     listener?.onClientClose()
   }
 
@@ -103,7 +106,7 @@ export function nodeLastEventId(req: NodeRequest, options: ResolvedOptions): str
 
 /** For adapters: opens a stream on a Node response with options resolved at registration. */
 export function openNodeStream(req: NodeRequest, res: NodeResponse, init: OpenInit): EventStream {
-  return new EventStream(new NodeTransport(req, res), init.options, {
+  return new EventStream(new NodeTransport(req, res, init.onStart), init.options, {
     lastEventId: nodeLastEventId(req, init.options),
     context: init.context,
     group: init.group,

@@ -64,7 +64,7 @@ export class WebTransport implements Transport {
   }
 
   end(): void {
-    this.#detach()
+    this.detach()
     try {
       this.#controller?.close()
     } catch {
@@ -73,7 +73,7 @@ export class WebTransport implements Transport {
   }
 
   abort(): void {
-    this.#detach()
+    this.detach()
     if (this.#controller === undefined) {
       // Dropped before it opened: answer something rather than leave the request hanging.
       this.#resolve(new Response(null, { status: 503 }))
@@ -87,14 +87,14 @@ export class WebTransport implements Transport {
     }
   }
 
-  #detach(): void {
+  detach(): void {
     this.#listener = undefined
     this.#signal?.removeEventListener('abort', this.#onClose)
   }
 
   #onClose = (): void => {
     const listener = this.#listener
-    this.#detach()
+    this.detach()
     listener?.onClientClose()
   }
 }
@@ -128,26 +128,43 @@ export function openWebStream(
     context: init.context,
     group: init.group,
   })
-  runHandler(stream, handler, init.options, init.onError)
-  return transport.response
+  if (init.rejectEarly !== true) {
+    runHandler(stream, handler, init)
+    return transport.response
+  }
+  return new Promise((resolve, reject) => {
+    transport.response.then(resolve)
+    runHandler(stream, handler, { ...init, onEarlyError: reject })
+  })
 }
 
 /**
- * Runs a stream handler: a throw or rejection closes the stream and is reported to
- * `options.onError` (or, without one, as a process warning), never left unhandled.
+ * Runs a stream handler. A throw or rejection closes the stream and is reported to
+ * `options.onError`, else to `onError` (the framework's logger), else as a process
+ * warning; never left unhandled. When the stream has not opened yet and `onEarlyError` is
+ * given, the stream is discarded and the error handed to it instead, so that the
+ * framework's own error handling answers the request.
  */
 export function runHandler(
   stream: EventStream,
   handler: (stream: EventStream) => void | Promise<void>,
-  options: ResolvedOptions,
-  onError?: (error: unknown) => void,
+  init: {
+    options: ResolvedOptions
+    onError?: ((error: unknown) => void) | undefined
+    onEarlyError?: ((error: unknown) => void) | undefined
+  },
 ): void {
   const fail = (error: unknown) => {
+    if (stream._pending && init.onEarlyError !== undefined) {
+      stream._discard()
+      init.onEarlyError(error)
+      return
+    }
     // Still able to choose the status: a 500 rather than an empty stream a browser retries.
     if (stream._pending) stream._refuse('error')
     else stream.close()
-    if (options.onError !== undefined) options.onError(error, stream)
-    else if (onError !== undefined) onError(error)
+    if (init.options.onError !== undefined) init.options.onError(error, stream)
+    else if (init.onError !== undefined) init.onError(error)
     else reportUnhandled(error)
   }
   try {

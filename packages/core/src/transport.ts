@@ -28,6 +28,8 @@ export interface Transport {
   end(): void
   /** Drops the connection and whatever is buffered for it, and stops listening. */
   abort(): void
+  /** Stops listening and leaves the connection to its owner (nothing was written). */
+  detach(): void
 }
 
 /** How an adapter opens a stream: resolved options and where it belongs. */
@@ -40,4 +42,12 @@ export interface OpenInit {
   group?: StreamGroup | undefined
   /** Where handler errors go when the user gave no `onError` (the framework's logger). */
   onError?: ((error: unknown) => void) | undefined
+  /**
+   * A handler error before the stream opens rejects the returned `Response` promise, so
+   * that the framework's error handling answers (Hono's `app.onError`), instead of a 500
+   * written here.
+   */
+  rejectEarly?: boolean | undefined
+  /** Called when the response starts: its status line and headers are written. */
+  onStart?: (() => void) | undefined
 }

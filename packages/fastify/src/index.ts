@@ -1,0 +1,123 @@
+/**
+ * @module @ssekit/fastify
+ * Server-Sent Events for Fastify 5. `await app.register(sse, options)` decorates
+ * `reply.sse(options?)`, which takes the response over and opens an {@link EventStream}.
+ */
+import {
+  type EventStream,
+  openNodeStream,
+  type ResolvedOptions,
+  type RetryOption,
+  resolveOptions,
+  StreamGroup,
+  type StreamOptions,
+} from '@ssekit/core'
+import type { FastifyPluginCallback, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
+import fp from 'fastify-plugin'
+
+/** Options of the plugin: the stream options, plus how `app.close()` ends streams. */
+export interface SseFastifyOptions extends StreamOptions<FastifyRequest> {
+  /**
+   * Reconnection delay hinted to clients whose streams `app.close()` ends, picked at random
+   * within it so that they come back spread out.
+   * @default { ms: 1000, jitter: 9000 }
+   */
+  shutdownRetry?: RetryOption
+}
+
+declare module 'fastify' {
+  interface FastifyReply {
+    /**
+     * Takes the response over (Fastify will not send one) and opens a Server-Sent Events
+     * stream. `options` override the plugin's; `authorize` receives the request.
+     */
+    sse(options?: StreamOptions<FastifyRequest>): EventStream
+  }
+  interface FastifyInstance {
+    /** Streams opened through this instance and still open. */
+    readonly sseStreams: StreamGroup
+  }
+}
+
+const kStream = Symbol('ssekit.stream')
+type ReplyWithStream = FastifyReply & { [kStream]?: EventStream }
+
+const plugin: FastifyPluginCallback<SseFastifyOptions> = (fastify, pluginOptions, done) => {
+  const { shutdownRetry, ...streamOptions } = pluginOptions
+  // Fastify passes its own keys (prefix, logLevel) along with the user's: drop them.
+  const ownKeys = streamOptions as Record<string, unknown>
+  for (const key of ['prefix', 'logLevel', 'logSerializers']) delete ownKeys[key]
+  const base = resolveOptions(streamOptions as StreamOptions) as ResolvedOptions
+  const streams = new StreamGroup()
+  fastify.decorate('sseStreams', streams)
+
+  fastify.decorateReply('sse', function sse(this: ReplyWithStream, options?: StreamOptions<FastifyRequest>) {
+    const resolved = options === undefined ? base : resolveOptions(options as StreamOptions, base)
+    const raw = this.raw
+    // Headers set with reply.header() (by @fastify/cors, say) live on the reply, not on
+    // the raw response that the stream writes: carry them over before taking over.
+    const headers = this.getHeaders()
+    for (const name in headers) {
+      const value = headers[name]
+      if (value !== undefined && !raw.hasHeader(name)) raw.setHeader(name, value as string)
+    }
+    this.hijack()
+    const stream = openNodeStream(this.request.raw, raw, {
+      options: resolved,
+      context: this.request,
+      group: streams,
+    })
+    this[kStream] = stream
+    return stream
+  })
+
+  // A handler that fails after reply.sse() is only logged by Fastify (the reply is
+  // hijacked); close its stream too, so that the client is not left waiting.
+  fastify.addHook('onRoute', (route: RouteOptions) => {
+    const handler = route.handler
+    route.handler = function sseHandler(this: unknown, request, reply) {
+      const closeStream = (error: unknown) => {
+        ;(reply as ReplyWithStream)[kStream]?.close()
+        throw error
+      }
+      let result: unknown
+      try {
+        result = handler.call(this as never, request, reply)
+      } catch (error) {
+        closeStream(error)
+      }
+      if (isThenable(result)) return result.then(undefined, closeStream)
+      return result
+    } as typeof handler
+  })
+
+  // End streams before the server waits for its connections, or close() would hang.
+  fastify.addHook('preClose', (hookDone) => {
+    streams.close(shutdownRetry === undefined ? {} : { retry: shutdownRetry })
+    hookDone()
+  })
+  done()
+}
+
+function isThenable(value: unknown): value is Promise<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function'
+}
+
+/**
+ * The plugin. Register it once, on the root instance or in a scope.
+ *
+ * @example
+ * import Fastify from 'fastify'
+ * import sse from '@ssekit/fastify'
+ *
+ * const app = Fastify()
+ * await app.register(sse, { heartbeat: 15_000 })
+ * app.get('/events', (request, reply) => {
+ *   const stream = reply.sse()
+ *   stream.send({ event: 'hello', data: { at: Date.now() } })
+ * })
+ */
+export const sse = fp(plugin, { fastify: '5.x', name: '@ssekit/fastify' })
+export default sse
+
+export type { EventStream, StreamOptions } from '@ssekit/core'

@@ -1,0 +1,141 @@
+/**
+ * @module @ssekit/hono
+ * Server-Sent Events for Hono. `app.use(sse(options))` gives `c.sse(handler)` (and
+ * `c.var.sse`, typed through {@link SseEnv}); `sseRoute(handler, options?)` is a route
+ * handler on its own. On Node (`@hono/node-server`) streams are written to the Node
+ * response directly; elsewhere (Bun, Deno, Workers) they are a Web `Response` body.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import {
+  type EventStream,
+  openNodeStream,
+  openWebStream,
+  type ResolvedOptions,
+  type RetryOption,
+  resolveOptions,
+  runHandler,
+  StreamGroup,
+  type StreamOptions,
+} from '@ssekit/core'
+import type { Context, Env, Handler, MiddlewareHandler } from 'hono'
+
+/** Fills a stream. It stays open after the handler returns, until `stream.close()` or the client leaves. */
+// biome-ignore lint/suspicious/noExplicitAny: any Env, as Hono's own Handler defaults to
+export type SseHandler<E extends Env = any> = (stream: EventStream, c: Context<E>) => void | Promise<void>
+
+/** `c.sse(handler, options?)`: opens a stream, runs `handler`, resolves to the `Response`. */
+export type SseFunction = (handler: SseHandler, options?: StreamOptions<Context>) => Promise<Response>
+
+/** Env of apps that use `sse()`: `c.var.sse` is then typed, the way Hono types middleware variables. */
+export type SseEnv = { Variables: { sse: SseFunction } }
+
+declare module 'hono' {
+  // biome-ignore lint/suspicious/noExplicitAny: must repeat Context's own type parameters to merge
+  interface Context<E extends Env = any, P extends string = any, I extends Input = {}> {
+    /** Added by `app.use(sse())`: opens a Server-Sent Events stream and runs `handler` with it. */
+    sse: SseFunction
+  }
+}
+import type { Input } from 'hono'
+
+/** The middleware `sse()` returns, with a handle on the streams it opened. */
+export type SseMiddleware = MiddlewareHandler<SseEnv> & {
+  /** Streams opened through this middleware and still open. */
+  readonly streams: StreamGroup
+  /** Ends every stream opened through it, with a jittered `retry:` hint (for shutdown). */
+  close(options?: { retry?: RetryOption }): void
+}
+
+/**
+ * Middleware that adds `c.sse(handler, options?)` (and `c.var.sse`). Options are
+ * validated here and are the defaults of every call; `authorize` receives the context.
+ *
+ * @example
+ * const app = new Hono()
+ * app.use('/events/*', sse({ heartbeat: 15_000 }))
+ * app.get('/events/clock', (c) =>
+ *   c.sse(async (stream) => {
+ *     while (!stream.closed) {
+ *       await stream.send({ event: 'tick', data: new Date().toISOString() })
+ *       await new Promise((r) => setTimeout(r, 1000))
+ *     }
+ *   }),
+ * )
+ */
+export function sse(options?: StreamOptions<Context>): SseMiddleware {
+  const base = resolveOptions(options) as ResolvedOptions
+  const streams = new StreamGroup()
+  const middleware = (async (c, next) => {
+    const fn: SseFunction = (handler, perCall) =>
+      openStream(c, handler, perCall === undefined ? base : resolveOptions(perCall as StreamOptions, base), streams)
+    c.set('sse', fn)
+    ;(c as unknown as { sse: SseFunction }).sse = fn
+    await next()
+  }) as SseMiddleware
+  Object.defineProperty(middleware, 'streams', { value: streams })
+  middleware.close = (closeOptions) => streams.close(closeOptions)
+  return middleware
+}
+
+/**
+ * A route handler that answers with a stream, without the middleware.
+ *
+ * @example
+ * app.get('/events', sseRoute(async (stream, c) => {
+ *   await feed.subscribe(stream)
+ * }, { retry: 5000 }))
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any Env, as Hono's own Handler defaults to
+export function sseRoute<E extends Env = any>(
+  handler: SseHandler<E>,
+  options?: StreamOptions<Context<E>>,
+): Handler<E> & { readonly streams: StreamGroup } {
+  const resolved = resolveOptions(options as StreamOptions) as ResolvedOptions
+  const streams = new StreamGroup()
+  const route = ((c: Context<E>) => openStream(c as Context, handler as SseHandler, resolved, streams)) as unknown as Handler<E> & {
+    readonly streams: StreamGroup
+  }
+  Object.defineProperty(route, 'streams', { value: streams })
+  return route
+}
+
+/** The Node request and response, when Hono runs on `@hono/node-server` with its bindings. */
+function nodeBindings(c: Context): { incoming: IncomingMessage; outgoing: ServerResponse } | undefined {
+  const env = c.env as { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined
+  const outgoing = env?.outgoing
+  if (env?.incoming === undefined || typeof outgoing?.writeHead !== 'function') return undefined
+  return { incoming: env.incoming, outgoing }
+}
+
+// @hono/node-server writes nothing for a response carrying this header: it was answered.
+const ALREADY_SENT = { 'x-hono-already-sent': 'true' }
+
+function openStream(
+  c: Context,
+  handler: SseHandler,
+  options: ResolvedOptions,
+  group: StreamGroup,
+): Promise<Response> {
+  const run = (stream: EventStream) => handler(stream, c)
+  const node = nodeBindings(c)
+  if (node === undefined) {
+    return openWebStream(c.req.raw, run, { options, context: c, group, rejectEarly: true })
+  }
+  // On Node, write to the Node response itself (the fast path), carrying over headers set
+  // earlier with c.header() (CORS, say).
+  const { incoming, outgoing } = node
+  for (const [name, value] of c.res.headers) {
+    if (name !== 'content-type' && !outgoing.hasHeader(name)) outgoing.setHeader(name, value)
+  }
+  return new Promise((resolve, reject) => {
+    const stream = openNodeStream(incoming, outgoing, {
+      options,
+      context: c,
+      group,
+      onStart: () => resolve(new Response(null, { headers: ALREADY_SENT })),
+    })
+    runHandler(stream, run, { options, onEarlyError: reject })
+  })
+}
+
+export type { EventStream, StreamOptions } from '@ssekit/core'
