@@ -6,7 +6,8 @@
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
-const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url))
+const src = (pkg: string) =>
+  fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url))
 
 // Tests run against the sources, so that `pnpm test` needs no build and reports real lines.
 const alias = {
@@ -30,6 +31,8 @@ const unit = (name: string, extra: Record<string, unknown> = {}) => ({
 
 export default defineConfig({
   test: {
+    // The JSON report is what .ci/run reads to print "N passed, M failed".
+    reporters: ['default', ['json', { outputFile: '.vitest-results.json' }]],
     projects: [
       unit('core'),
       unit('express'),
@@ -42,7 +45,12 @@ export default defineConfig({
           name: 'core:types',
           root: 'packages/core',
           include: [],
-          typecheck: { enabled: true, only: true, include: ['src/**/*.test-d.ts'], tsconfig: './tsconfig.json' },
+          typecheck: {
+            enabled: true,
+            only: true,
+            include: ['src/**/*.test-d.ts'],
+            tsconfig: './tsconfig.json',
+          },
         },
       },
     ],

@@ -17,7 +17,6 @@ import {
 declare global {
   namespace Express {
     // Declared here too so that these types stand without @types/express; they merge.
-    // biome-ignore lint/suspicious/noEmptyInterface: merged with @types/express
     interface Request {}
     interface Response {
       /**

@@ -17,26 +17,33 @@ import {
   StreamGroup,
   type StreamOptions,
 } from '@ssekit/core'
-import type { Context, Env, Handler, MiddlewareHandler } from 'hono'
+import type { Context, Env, Handler, Input, MiddlewareHandler } from 'hono'
 
 /** Fills a stream. It stays open after the handler returns, until `stream.close()` or the client leaves. */
 // biome-ignore lint/suspicious/noExplicitAny: any Env, as Hono's own Handler defaults to
-export type SseHandler<E extends Env = any> = (stream: EventStream, c: Context<E>) => void | Promise<void>
+export type SseHandler<E extends Env = any> = (
+  stream: EventStream,
+  c: Context<E>,
+) => void | Promise<void>
 
 /** `c.sse(handler, options?)`: opens a stream, runs `handler`, resolves to the `Response`. */
-export type SseFunction = (handler: SseHandler, options?: StreamOptions<Context>) => Promise<Response>
+export type SseFunction = (
+  handler: SseHandler,
+  options?: StreamOptions<Context>,
+) => Promise<Response>
 
 /** Env of apps that use `sse()`: `c.var.sse` is then typed, the way Hono types middleware variables. */
 export type SseEnv = { Variables: { sse: SseFunction } }
 
 declare module 'hono' {
-  // biome-ignore lint/suspicious/noExplicitAny: must repeat Context's own type parameters to merge
+  // Must repeat Context's own type parameters (defaults included) to merge with it.
+  // biome-ignore lint/suspicious/noExplicitAny: as Hono declares them
+  // biome-ignore lint/complexity/noBannedTypes: as Hono declares them
   interface Context<E extends Env = any, P extends string = any, I extends Input = {}> {
     /** Added by `app.use(sse())`: opens a Server-Sent Events stream and runs `handler` with it. */
     sse: SseFunction
   }
 }
-import type { Input } from 'hono'
 
 /** The middleware `sse()` returns, with a handle on the streams it opened. */
 export type SseMiddleware = MiddlewareHandler<SseEnv> & {
@@ -67,7 +74,12 @@ export function sse(options?: StreamOptions<Context>): SseMiddleware {
   const streams = new StreamGroup()
   const middleware = (async (c, next) => {
     const fn: SseFunction = (handler, perCall) =>
-      openStream(c, handler, perCall === undefined ? base : resolveOptions(perCall as StreamOptions, base), streams)
+      openStream(
+        c,
+        handler,
+        perCall === undefined ? base : resolveOptions(perCall as StreamOptions, base),
+        streams,
+      )
     c.set('sse', fn)
     ;(c as unknown as { sse: SseFunction }).sse = fn
     await next()
@@ -92,7 +104,8 @@ export function sseRoute<E extends Env = any>(
 ): Handler<E> & { readonly streams: StreamGroup } {
   const resolved = resolveOptions(options as StreamOptions) as ResolvedOptions
   const streams = new StreamGroup()
-  const route = ((c: Context<E>) => openStream(c as Context, handler as SseHandler, resolved, streams)) as unknown as Handler<E> & {
+  const route = ((c: Context<E>) =>
+    openStream(c as Context, handler as SseHandler, resolved, streams)) as unknown as Handler<E> & {
     readonly streams: StreamGroup
   }
   Object.defineProperty(route, 'streams', { value: streams })
@@ -100,7 +113,9 @@ export function sseRoute<E extends Env = any>(
 }
 
 /** The Node request and response, when Hono runs on `@hono/node-server` with its bindings. */
-function nodeBindings(c: Context): { incoming: IncomingMessage; outgoing: ServerResponse } | undefined {
+function nodeBindings(
+  c: Context,
+): { incoming: IncomingMessage; outgoing: ServerResponse } | undefined {
   const env = c.env as { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined
   const outgoing = env?.outgoing
   if (env?.incoming === undefined || typeof outgoing?.writeHead !== 'function') return undefined
@@ -117,16 +132,28 @@ function openStream(
   group: StreamGroup,
 ): Promise<Response> {
   const run = (stream: EventStream) => handler(stream, c)
+  // Headers set earlier with c.header() (CORS, say) go on the stream's response too.
+  const prepared = c.res.headers
   const node = nodeBindings(c)
   if (node === undefined) {
-    return openWebStream(c.req.raw, run, { options, context: c, group, rejectEarly: true })
+    return openWebStream(c.req.raw, run, { options, context: c, group, rejectEarly: true }).then(
+      (response) => {
+        carryHeaders(
+          prepared,
+          (name, value) => response.headers.append(name, value),
+          (name) => response.headers.has(name),
+        )
+        return response
+      },
+    )
   }
-  // On Node, write to the Node response itself (the fast path), carrying over headers set
-  // earlier with c.header() (CORS, say).
+  // On Node, write to the Node response itself (the fast path).
   const { incoming, outgoing } = node
-  for (const [name, value] of c.res.headers) {
-    if (name !== 'content-type' && !outgoing.hasHeader(name)) outgoing.setHeader(name, value)
-  }
+  carryHeaders(
+    prepared,
+    (name, value) => outgoing.appendHeader(name, value),
+    (name) => outgoing.hasHeader(name),
+  )
   return new Promise((resolve, reject) => {
     const stream = openNodeStream(incoming, outgoing, {
       options,
@@ -139,3 +166,19 @@ function openStream(
 }
 
 export type { EventStream, StreamOptions } from '@ssekit/core'
+
+/** Copies headers not already set, every value of repeated ones (Set-Cookie), but Content-Type. */
+function carryHeaders(
+  from: Headers,
+  append: (name: string, value: string) => void,
+  has: (name: string) => boolean,
+): void {
+  const skip = new Set<string>()
+  for (const [name] of from) if (has(name)) skip.add(name)
+  for (const [name, value] of from) {
+    if (name === 'content-type' || skip.has(name) || name === 'set-cookie') continue
+    append(name, value)
+  }
+  if (!skip.has('set-cookie'))
+    for (const cookie of from.getSetCookie()) append('set-cookie', cookie)
+}
