@@ -3,8 +3,8 @@ import {
   checkFields,
   encodeText,
   isSseEvent,
-  type SseEvent,
   type Serializer,
+  type SseEvent,
   serializeData,
   toBytes,
 } from './encode.js'
@@ -189,7 +189,18 @@ export class Channel<T = unknown> {
         stream._refuse(verdict === 401 ? 'unauthorized' : 'forbidden')
         return NOOP
       }
-      if (this.#closed || stream.closed) return NOOP
+      if (stream.closed) return NOOP
+      if (this.#closed) {
+        // Closed while authorize ran: end the stream as close() ended the others, rather
+        // than leave it held (the response would never start).
+        stream.close()
+        return NOOP
+      }
+      // Others may have joined while authorize ran: check the limit again.
+      if (this.#subs.size >= this.#maxSubscribers) {
+        stream._refuse('limit')
+        return NOOP
+      }
     }
     const resumes = stream.lastEventId !== undefined || stream._invalidLastEventId !== undefined
     const sub: Subscription = {
@@ -241,7 +252,13 @@ export class Channel<T = unknown> {
       send(assigned)
       if (this.#broker !== undefined) {
         await this.#brokerOff
-        await this.#broker.publish(this.name!, { id: assigned, data, event, retry: ev.retry, serialized })
+        await this.#broker.publish(this.name!, {
+          id: assigned,
+          data,
+          event,
+          retry: ev.retry,
+          serialized,
+        })
       }
       return assigned
     })
@@ -353,7 +370,10 @@ export class Channel<T = unknown> {
     }
   }
 
-  #passes(sub: Subscription, ev: { data: string; serialized?: boolean; event?: string; id: string; retry?: number }): boolean {
+  #passes(
+    sub: Subscription,
+    ev: { data: string; serialized?: boolean; event?: string; id: string; retry?: number },
+  ): boolean {
     try {
       return sub.filter!(this.#view({ ...ev, serialized: true }))
     } catch (error) {
@@ -385,19 +405,27 @@ function checkChannelOptions(options: ChannelOptions): ChannelOptions {
     if (typeof o.broker?.publish !== 'function' || typeof o.broker?.subscribe !== 'function') {
       throw fail('broker', 'a Broker with publish() and subscribe()', o.broker)
     }
-    if (o.name === undefined) throw fail('name', 'set when there is a broker (it is the topic)', o.name)
+    if (o.name === undefined)
+      throw fail('name', 'set when there is a broker (it is the topic)', o.name)
   }
-  if (o.store !== undefined && (typeof o.store?.append !== 'function' || typeof o.store?.readAfter !== 'function')) {
+  if (
+    o.store !== undefined &&
+    (typeof o.store?.append !== 'function' || typeof o.store?.readAfter !== 'function')
+  ) {
     throw fail('store', 'an EventStore with append() and readAfter()', o.store)
   }
   if (o.event !== undefined) {
-    if (typeof o.event !== 'string' || /[\r\n]/.test(o.event)) throw fail('event', 'a string without CR or LF', o.event)
+    if (typeof o.event !== 'string' || /[\r\n]/.test(o.event))
+      throw fail('event', 'a string without CR or LF', o.event)
   }
   for (const key of ['serializer', 'deserializer', 'authorize', 'onGap', 'onError'] as const) {
     if (o[key] !== undefined && typeof o[key] !== 'function') throw fail(key, 'a function', o[key])
   }
   const max = o.maxSubscribers
-  if (max !== undefined && !(max === Number.POSITIVE_INFINITY || (Number.isSafeInteger(max) && max >= 0))) {
+  if (
+    max !== undefined &&
+    !(max === Number.POSITIVE_INFINITY || (Number.isSafeInteger(max) && max >= 0))
+  ) {
     throw fail('maxSubscribers', 'a non-negative integer, or Infinity', max)
   }
   return o

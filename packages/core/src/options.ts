@@ -1,5 +1,5 @@
-import { describe, SseTypeError } from './errors.js'
 import type { Serializer } from './encode.js'
+import { describe, SseTypeError } from './errors.js'
 import type { EventStore, Gap } from './store.js'
 import type { EventStream } from './stream.js'
 
@@ -247,7 +247,11 @@ export function resolveOptions<Context = unknown>(
   }
   if (o.heartbeat !== undefined) {
     if (o.heartbeat !== false && !isInt(o.heartbeat, 1, MAX_TIMER_MS)) {
-      throw optionError('heartbeat', 'a positive integer of milliseconds, or false to disable', o.heartbeat)
+      throw optionError(
+        'heartbeat',
+        'a positive integer of milliseconds, or false to disable',
+        o.heartbeat,
+      )
     }
     out.heartbeat = o.heartbeat
   }
@@ -255,13 +259,21 @@ export function resolveOptions<Context = unknown>(
   if (o.store !== undefined) out.store = checkStore(o.store)
   if (o.maxBufferedBytes !== undefined) {
     if (!isInt(o.maxBufferedBytes, 1, Number.MAX_SAFE_INTEGER)) {
-      throw optionError('maxBufferedBytes', 'a positive integer number of bytes', o.maxBufferedBytes)
+      throw optionError(
+        'maxBufferedBytes',
+        'a positive integer number of bytes',
+        o.maxBufferedBytes,
+      )
     }
     out.maxBufferedBytes = o.maxBufferedBytes
   }
   if (o.padding !== undefined) {
     if (!(o.padding === 0 || isInt(o.padding, 3, 65_536))) {
-      throw optionError('padding', 'an integer number of bytes from 3 to 65536, or 0 for none', o.padding)
+      throw optionError(
+        'padding',
+        'an integer number of bytes from 3 to 65536, or 0 for none',
+        o.padding,
+      )
     }
     out.padding = o.padding
   }
@@ -275,8 +287,16 @@ export function resolveOptions<Context = unknown>(
     out.lastEventIdQuery = q
   }
   if (o.maxStreams !== undefined) {
-    if (!(o.maxStreams === Number.POSITIVE_INFINITY || isInt(o.maxStreams, 0, Number.MAX_SAFE_INTEGER))) {
-      throw optionError('maxStreams', 'a non-negative integer, or Infinity for no limit', o.maxStreams)
+    if (
+      !(
+        o.maxStreams === Number.POSITIVE_INFINITY || isInt(o.maxStreams, 0, Number.MAX_SAFE_INTEGER)
+      )
+    ) {
+      throw optionError(
+        'maxStreams',
+        'a non-negative integer, or Infinity for no limit',
+        o.maxStreams,
+      )
     }
     out.maxStreams = o.maxStreams
   }

@@ -55,7 +55,9 @@ export class MemoryEventStore implements EventStore {
         `@ssekit/core: MemoryEventStore option "maxEvents" must be a positive integer; received ${describe(maxEvents)}.`,
       )
     }
-    if (!(maxAgeMs === Number.POSITIVE_INFINITY || (Number.isSafeInteger(maxAgeMs) && maxAgeMs > 0))) {
+    if (
+      !(maxAgeMs === Number.POSITIVE_INFINITY || (Number.isSafeInteger(maxAgeMs) && maxAgeMs > 0))
+    ) {
       throw new SseTypeError(
         'ERR_SSE_INVALID_OPTION',
         `@ssekit/core: MemoryEventStore option "maxAgeMs" must be a positive integer of milliseconds, or Infinity; received ${describe(maxAgeMs)}.`,
@@ -86,7 +88,9 @@ export class MemoryEventStore implements EventStore {
   readAfter(lastEventId: string): ReadResult {
     const match = typeof lastEventId === 'string' ? ID.exec(lastEventId) : null
     if (match === null || match[1] !== this.#tag) {
-      return { gap: { reason: 'unknown', lastEventId: String(lastEventId).slice(0, MAX_LAST_EVENT_ID) } }
+      return {
+        gap: { reason: 'unknown', lastEventId: String(lastEventId).slice(0, MAX_LAST_EVENT_ID) },
+      }
     }
     const seq = Number(match[2])
     if (seq >= this.#next || seq === 0) return { gap: { reason: 'unknown', lastEventId } }

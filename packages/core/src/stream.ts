@@ -69,6 +69,7 @@ export class EventStream implements TransportListener, Beating, Closable {
   #hb: HeartbeatGroup | undefined
   #invalidLastEventId: string | undefined
   #replayQueue: Queued[] | undefined
+  #closeAfterReplay = false
   #storeTail: Promise<unknown> = TRUE
 
   /** @internal heartbeat list links; see heartbeat.ts */
@@ -172,27 +173,44 @@ export class EventStream implements TransportListener, Beating, Closable {
     const off = this.onClose(stop)
     try {
       while (this.#state !== CLOSED) {
-        const step = await iterator.next()
+        let step: IteratorResult<unknown>
+        try {
+          step = await iterator.next()
+        } catch (error) {
+          // The source threw: it is done, there is nothing to return().
+          finished = true
+          throw error
+        }
         if (step.done === true) {
           finished = true
           break
         }
         if (this.closed) break
+        // An item that cannot be sent throws here; `finally` then returns the source, as
+        // for-await does, so that the producer stops too.
         await this.send(step.value)
       }
-    } catch (error) {
-      finished = true
-      throw error
     } finally {
       off()
       if (!finished) stop()
     }
   }
 
-  /** Ends the stream. Safe to call more than once. */
+  /**
+   * Ends the stream. Safe to call more than once. During a store replay, the stream ends
+   * once the replay and the sends queued behind it are written.
+   */
   close(): void {
     if (this.#state === CLOSED) return
     if (this.#state === PENDING) this.#open()
+    if (this.#replayQueue !== undefined && this.#state === OPEN) {
+      this.#closeAfterReplay = true
+      return
+    }
+    this.#end()
+  }
+
+  #end(): void {
     this.#transport.end()
     this.#finish()
   }
@@ -278,8 +296,14 @@ export class EventStream implements TransportListener, Beating, Closable {
       t.open(200, streamHeaders(t.httpVersionMajor, this.#options.headers))
       t.write(toBytes(encodeRetry(pickRetry(this.#options.limitRetry))))
     } else {
-      const status = why === 'limit' ? 503 : why === 'unauthorized' ? 401 : why === 'forbidden' ? 403 : 500
-      const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' }
+      const status =
+        why === 'limit' ? 503 : why === 'unauthorized' ? 401 : why === 'forbidden' ? 403 : 500
+      // The user's headers (CORS, say) go on refusals too: a cross-origin client that cannot
+      // read the status cannot tell a refusal from a network error, and keeps retrying.
+      const headers: Record<string, string | readonly string[]> = {
+        ...streamHeaders(t.httpVersionMajor, this.#options.headers),
+        'content-type': 'text/plain; charset=utf-8',
+      }
       if (status === 503) {
         headers['retry-after'] = String(Math.ceil(pickRetry(this.#options.limitRetry) / 1000))
       }
@@ -309,7 +333,7 @@ export class EventStream implements TransportListener, Beating, Closable {
       this.#open()
     }
     this._write(toBytes(encodeRetry(pickRetry(retry))))
-    this.close()
+    if (this.#state === OPEN) this.#end()
   }
 
   /** @internal TransportListener */
@@ -417,7 +441,9 @@ export class EventStream implements TransportListener, Beating, Closable {
     const id = store.append(input)
     if (!isThenable(id)) return this.#deliverStored({ ...input, id })
     // An async store: keep sends in order however its appends settle.
-    const result = this.#storeTail.then(() => id).then((resolved) => this.#deliverStored({ ...input, id: resolved }))
+    const result = this.#storeTail
+      .then(() => id)
+      .then((resolved) => this.#deliverStored({ ...input, id: resolved }))
     this.#storeTail = result.catch(noop)
     return result
   }
@@ -454,10 +480,15 @@ export class EventStream implements TransportListener, Beating, Closable {
         }
       } catch (error) {
         this.#report(error)
+        this.#replayQueue = undefined
         this.close()
         return
       }
     }
+    // A send whose async append was still running may be in the replay already: let it
+    // reach the queue, where `seen` skips it, rather than be written live after the replay.
+    await this.#storeTail
+    if (this.#state === CLOSED) return
     // Sends made meanwhile were queued; more may join the queue while this loop waits.
     const queue = this.#replayQueue ?? []
     for (let i = 0; i < queue.length; i++) {
@@ -478,6 +509,7 @@ export class EventStream implements TransportListener, Beating, Closable {
         }
       }
     }
+    if (this.#closeAfterReplay && this.#state === OPEN) this.#end()
   }
 
   #dropSlow(): void {

@@ -25,6 +25,8 @@ type AnyResponse = {
   readonly headersSent: boolean
   readonly writableEnded: boolean
   readonly destroyed?: boolean
+  /** node:http: false when the client asked to close (Connection: close, or HTTP/1.0). */
+  readonly shouldKeepAlive?: boolean
 }
 
 /** Writes a stream to a Node `ServerResponse` (node:http, Express, Fastify, HTTP/2 compat). */
@@ -57,6 +59,11 @@ export class NodeTransport implements Transport {
 
   open(status: number, headers: Record<string, string | readonly string[]>): void {
     const res = this.#res
+    // A client that asked to close gets Connection: close (RFC 9112 §9.6); an explicit
+    // keep-alive would make node:http keep the connection open against its wish.
+    if (res.shouldKeepAlive === false && headers.connection !== undefined) {
+      headers = { ...headers, connection: 'close' }
+    }
     res.writeHead(status, headers)
     // node:http holds headers until the first body write; the client must see them now.
     res.flushHeaders?.()
@@ -128,5 +135,8 @@ export function createEventStream(
   res: NodeResponse,
   options?: StreamOptions<NodeRequest>,
 ): EventStream {
-  return openNodeStream(req, res, { options: resolveOptions(options) as ResolvedOptions, context: req })
+  return openNodeStream(req, res, {
+    options: resolveOptions(options) as ResolvedOptions,
+    context: req,
+  })
 }

@@ -1,6 +1,6 @@
 import { reportUnhandled } from './errors.js'
-import { queryParam } from './last-event-id.js'
 import { toWebHeaders } from './headers.js'
+import { queryParam } from './last-event-id.js'
 import { type ResolvedOptions, resolveOptions, type StreamOptions } from './options.js'
 import { EventStream } from './stream.js'
 import type { OpenInit, Transport, TransportListener } from './transport.js'
@@ -53,7 +53,11 @@ export class WebTransport implements Transport {
       },
       { highWaterMark: HIGH_WATER_MARK, size: (chunk) => chunk.byteLength },
     )
-    this.#resolve(new Response(body, { status, headers: toWebHeaders(headers) }))
+    const web = toWebHeaders(headers)
+    // Connection is hop-by-hop: the server runtime owns it (Bun, Deno and Workers drop it;
+    // on @hono/node-server it would override a client's Connection: close).
+    web.delete('connection')
+    this.#resolve(new Response(body, { status, headers: web }))
   }
 
   write(chunk: Uint8Array): boolean {

@@ -1,0 +1,256 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
+import { describe, expectTypeOf, it } from 'vitest'
+import {
+  type AuthorizeResult,
+  createChannel,
+  createEventStream,
+  createEventStreamResponse,
+  type EventStore,
+  EventStream,
+  encode,
+  encodeComment,
+  type Gap,
+  type GapReason,
+  getMetrics,
+  MemoryEventStore,
+  type NodeRequest,
+  type ReadResult,
+  type ResolvedOptions,
+  resolveOptions,
+  type SseError,
+  type SseErrorCode,
+  type SseEvent,
+  type SseMetrics,
+  type SseTypeError,
+  type StoredEvent,
+  type StreamOptions,
+} from './index.js'
+
+declare const req: IncomingMessage
+declare const res: ServerResponse
+declare const req2: Http2ServerRequest
+declare const res2: Http2ServerResponse
+declare const request: Request
+declare const stream: EventStream
+
+describe('encode', () => {
+  it('takes an SseEvent and returns the frame as a string', () => {
+    expectTypeOf(encode).parameter(0).toEqualTypeOf<SseEvent>()
+    expectTypeOf(
+      encode({ data: { n: 1 }, event: 'tick', id: '1', retry: 0 }),
+    ).toEqualTypeOf<string>()
+    expectTypeOf(encodeComment()).toEqualTypeOf<string>()
+  })
+
+  it('rejects events with a missing or wrongly typed field', () => {
+    // @ts-expect-error data is required
+    encode({ event: 'tick' })
+    // @ts-expect-error event is a string
+    encode({ data: 1, event: 5 })
+    // @ts-expect-error id is a string
+    encode({ data: 1, id: 7 })
+    // @ts-expect-error retry is a number of milliseconds
+    encode({ data: 1, retry: '5' })
+    // @ts-expect-error a bare payload is not an event
+    encode('text')
+  })
+
+  it('types the payload of an SseEvent', () => {
+    const ok: SseEvent<{ n: number }> = { data: { n: 1 } }
+    expectTypeOf(ok.data).toEqualTypeOf<{ n: number }>()
+    // @ts-expect-error an event with the wrong payload
+    const bad: SseEvent<{ n: number }> = { data: { n: 'one' } }
+    void bad
+  })
+})
+
+describe('EventStream', () => {
+  it('exposes the documented members with their types', () => {
+    expectTypeOf(stream.send).returns.toEqualTypeOf<Promise<boolean>>()
+    expectTypeOf(stream.comment).returns.toEqualTypeOf<Promise<boolean>>()
+    expectTypeOf(stream.pipe).returns.toEqualTypeOf<Promise<void>>()
+    expectTypeOf(stream.close).returns.toEqualTypeOf<void>()
+    expectTypeOf(stream.closed).toEqualTypeOf<boolean>()
+    expectTypeOf(stream.signal).toEqualTypeOf<AbortSignal>()
+    expectTypeOf(stream.lastEventId).toEqualTypeOf<string | undefined>()
+    expectTypeOf(stream.onClose).parameter(0).toEqualTypeOf<() => void>()
+    expectTypeOf(stream.onClose).returns.toEqualTypeOf<() => void>()
+  })
+
+  it('pipes sync and async iterables only', () => {
+    async function* gen() {
+      yield 1
+    }
+    expectTypeOf(stream.pipe(gen())).toEqualTypeOf<Promise<void>>()
+    expectTypeOf(stream.pipe([1, 2])).toEqualTypeOf<Promise<void>>()
+    // @ts-expect-error a number is not iterable
+    stream.pipe(5)
+  })
+
+  it('keeps closed and lastEventId read-only', () => {
+    // @ts-expect-error closed is a getter
+    stream.closed = true
+    // @ts-expect-error lastEventId is read-only
+    stream.lastEventId = 'x'
+  })
+})
+
+describe('createEventStream', () => {
+  it('takes node:http and node:http2 requests and returns an EventStream', () => {
+    expectTypeOf(createEventStream(req, res)).toEqualTypeOf<EventStream>()
+    expectTypeOf(createEventStream(req2, res2)).toEqualTypeOf<EventStream>()
+  })
+
+  it('gives authorize the Node request', () => {
+    createEventStream(req, res, {
+      authorize: (r) => {
+        expectTypeOf(r).toEqualTypeOf<NodeRequest>()
+        return r.headers.authorization !== undefined
+      },
+    })
+  })
+
+  it('rejects a Web Request', () => {
+    // @ts-expect-error a Web Request is not a Node request
+    createEventStream(request, res)
+  })
+})
+
+describe('createEventStreamResponse', () => {
+  it('returns a promise of a Response and gives authorize the Request', () => {
+    const response = createEventStreamResponse(
+      request,
+      (s) => {
+        expectTypeOf(s).toEqualTypeOf<EventStream>()
+      },
+      {
+        authorize: async (r) => {
+          expectTypeOf(r).toEqualTypeOf<Request>()
+          return 401 as const
+        },
+      },
+    )
+    expectTypeOf(response).toEqualTypeOf<Promise<Response>>()
+  })
+})
+
+describe('options', () => {
+  it('accepts every documented value', () => {
+    const options: StreamOptions<Request> = {
+      heartbeat: false,
+      retry: { ms: 1000, jitter: 500 },
+      store: new MemoryEventStore({ maxEvents: 10, maxAgeMs: 1000 }),
+      maxBufferedBytes: 1024,
+      padding: 2048,
+      serializer: (v) => JSON.stringify(v),
+      headers: { 'set-cookie': ['a=1', 'b=2'], 'x-a': 'b' },
+      lastEventIdQuery: 'lastEventId',
+      maxStreams: 100,
+      overLimit: 'reject',
+      limitRetry: 5000,
+      authorize: () => true,
+      onGap: (gap, s) => {
+        expectTypeOf(gap).toEqualTypeOf<Gap>()
+        expectTypeOf(s).toEqualTypeOf<EventStream>()
+      },
+      onError: (error, s) => {
+        expectTypeOf(error).toEqualTypeOf<unknown>()
+        expectTypeOf(s).toEqualTypeOf<EventStream>()
+      },
+    }
+    expectTypeOf(resolveOptions(options)).toEqualTypeOf<ResolvedOptions<Request>>()
+  })
+
+  it('rejects values of the wrong type, a retry without ms, and unknown names', () => {
+    // @ts-expect-error heartbeat is a number or false
+    resolveOptions({ heartbeat: true })
+    // @ts-expect-error overLimit is 'retry' or 'reject'
+    resolveOptions({ overLimit: 'drop' })
+    // @ts-expect-error retry { jitter } without ms
+    resolveOptions({ retry: { jitter: 5 } })
+    // @ts-expect-error lastEventIdQuery is a name or false
+    resolveOptions({ lastEventIdQuery: true })
+    // @ts-expect-error header values are strings
+    resolveOptions({ headers: { 'x-a': 1 } })
+    // @ts-expect-error a store needs readAfter
+    resolveOptions({ store: { append: () => '1' } })
+    // @ts-expect-error an unknown option
+    resolveOptions({ heartBeat: 1000 })
+  })
+
+  it('limits what authorize may answer', () => {
+    expectTypeOf<AuthorizeResult>().toEqualTypeOf<boolean | 401 | 403>()
+    // @ts-expect-error 200 is not a refusal status
+    resolveOptions({ authorize: () => 200 })
+    // @ts-expect-error nor is a string
+    resolveOptions({ authorize: async () => 'yes' })
+  })
+})
+
+describe('stores', () => {
+  it('makes MemoryEventStore an EventStore with synchronous answers', () => {
+    const store = new MemoryEventStore()
+    expectTypeOf(store).toMatchTypeOf<EventStore>()
+    expectTypeOf(store.append({ data: 'x' })).toEqualTypeOf<string>()
+    expectTypeOf(store.readAfter('id')).toEqualTypeOf<ReadResult>()
+    // @ts-expect-error data is already text in a store
+    store.append({ data: { n: 1 } })
+    // @ts-expect-error maxEvents is a number
+    new MemoryEventStore({ maxEvents: '10' })
+  })
+
+  it('narrows a ReadResult to its events or its gap', () => {
+    const result = new MemoryEventStore().readAfter('x')
+    if (result.gap !== undefined) {
+      expectTypeOf(result.gap.reason).toEqualTypeOf<GapReason>()
+      expectTypeOf(result.events).toEqualTypeOf<undefined>()
+    } else {
+      expectTypeOf(result.events).toEqualTypeOf<readonly StoredEvent[]>()
+    }
+    expectTypeOf<GapReason>().toEqualTypeOf<'unknown' | 'expired' | 'invalid'>()
+  })
+})
+
+describe('channels', () => {
+  it('types the payload of publish and of filters', () => {
+    const channel = createChannel<{ n: number }>()
+    expectTypeOf(channel.publish({ n: 1 })).toEqualTypeOf<Promise<string | undefined>>()
+    channel.publish({ data: { n: 1 }, event: 'tick' })
+    // @ts-expect-error the wrong payload
+    channel.publish({ n: 'one' })
+    // @ts-expect-error an event with the wrong payload
+    channel.publish({ data: { n: 'one' }, event: 'tick' })
+    void channel.subscribe(stream, {
+      filter: (event) => {
+        expectTypeOf(event).toEqualTypeOf<SseEvent<{ n: number }>>()
+        return event.data.n > 0
+      },
+    })
+  })
+})
+
+describe('errors and metrics', () => {
+  it('gives errors a stable code and makes SseTypeError a TypeError', () => {
+    expectTypeOf<SseError['code']>().toEqualTypeOf<SseErrorCode>()
+    expectTypeOf<SseTypeError>().toMatchTypeOf<TypeError>()
+    expectTypeOf<SseErrorCode>().toEqualTypeOf<
+      | 'ERR_SSE_INVALID_OPTION'
+      | 'ERR_SSE_INVALID_FIELD'
+      | 'ERR_SSE_HEADERS_SENT'
+      | 'ERR_SSE_SLOW_CLIENT'
+      | 'ERR_SSE_CHANNEL_CLOSED'
+    >()
+  })
+
+  it('returns plain numeric counters', () => {
+    expectTypeOf(getMetrics()).toEqualTypeOf<SseMetrics>()
+    expectTypeOf(getMetrics().openStreams).toEqualTypeOf<number>()
+    expectTypeOf(getMetrics().slowClientsDropped).toEqualTypeOf<number>()
+  })
+
+  it('keeps the stream constructor out of reach of a bare call', () => {
+    // @ts-expect-error a transport, resolved options and an init are required
+    new EventStream()
+  })
+})

@@ -1,0 +1,242 @@
+import type { ServerResponse } from 'node:http'
+import http2 from 'node:http2'
+import v8 from 'node:v8'
+import vm from 'node:vm'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { getMetrics } from './metrics.js'
+import type { StreamOptions } from './options.js'
+import type { StoreInput } from './store.js'
+import { MemoryEventStore } from './store-memory.js'
+import type { EventStream } from './stream.js'
+import {
+  Cleanup,
+  fetchSse,
+  RawClient,
+  rawGet,
+  startH2cServer,
+  startServer,
+  tick,
+  waitFor,
+} from './test-utils/index.js'
+import { createEventStream } from './transport-node.js'
+
+// A real collection before each memory reading, without a command-line flag.
+v8.setFlagsFromString('--expose-gc')
+const gc = (globalThis as { gc?: () => void }).gc ?? (vm.runInNewContext('gc') as () => void)
+
+function memory(): number {
+  gc()
+  gc()
+  const m = process.memoryUsage()
+  // Strings live on the heap, written chunks in array buffers.
+  return m.heapUsed + m.arrayBuffers
+}
+
+const cleanup = new Cleanup()
+afterEach(() => cleanup.run())
+
+const KiB = 1024
+const MiB = 1024 * KiB
+
+async function serve(
+  options: StreamOptions,
+  handler: (stream: EventStream, res: ServerResponse) => void,
+) {
+  const server = await startServer((req, res) => handler(createEventStream(req, res, options), res))
+  cleanup.add(server, (s) => s.close())
+  return server
+}
+
+/** A client that sends a GET and then never reads another byte. */
+async function stalledClient(port: number, headers: string[] = []): Promise<RawClient> {
+  const client = cleanup.add(await RawClient.send(port, rawGet('/', headers)), (c) => c.destroy())
+  client.socket.pause()
+  return client
+}
+
+describe('slow clients', () => {
+  it('drops a client that never reads at maxBufferedBytes, with memory bounded while 50 MB are offered', async () => {
+    const before = getMetrics()
+    const onError = vi.fn()
+    const frame = `data: ${'x'.repeat(16 * KiB - 8)}\n\n`
+    const chunk = 'x'.repeat(16 * KiB - 8)
+    expect(frame.length).toBe(16 * KiB)
+    let stream!: EventStream
+    let res!: ServerResponse
+    const server = await serve(
+      { heartbeat: false, maxBufferedBytes: 64 * KiB, onError },
+      (s, r) => {
+        stream = s
+        res = r
+      },
+    )
+    await stalledClient(server.port)
+    await waitFor(() => stream)
+    await tick()
+
+    const baseline = memory()
+    let offered = 0
+    let peakBuffered = 0
+    // A producer that never awaits send(): only maxBufferedBytes protects the server.
+    while (offered < 50 * MiB) {
+      void stream.send(chunk)
+      offered += frame.length
+      peakBuffered = Math.max(peakBuffered, res.writableLength)
+      // Let the socket flush what the kernel takes, as a real server loop would.
+      if (offered % (2 * frame.length) === 0) await tick()
+    }
+    const growth = memory() - baseline
+
+    expect(stream.closed).toBe(true)
+    expect(stream.signal.aborted).toBe(true)
+    expect(getMetrics().slowClientsDropped).toBe(before.slowClientsDropped + 1)
+    expect(getMetrics().openStreams).toBe(before.openStreams)
+    expect(onError).toHaveBeenCalledTimes(1)
+    expect(onError.mock.calls[0]![0]).toMatchObject({ code: 'ERR_SSE_SLOW_CLIENT' })
+    // Far less than what was offered was ever taken, and what is buffered never grew past
+    // the limit by more than the frame that crossed it.
+    const written = getMetrics().bytesWritten - before.bytesWritten
+    expect(written).toBeLessThan(offered / 2)
+    expect(peakBuffered).toBeLessThanOrEqual(64 * KiB + frame.length)
+    // Without the cut-off these 50 MB would sit in the response's buffer.
+    expect(growth).toBeLessThan(8 * MiB)
+    // The connection is gone on the server side.
+    expect(res.destroyed).toBe(true)
+    await waitFor(
+      () =>
+        new Promise<boolean>((resolve) =>
+          server.server.getConnections((_e, n) => resolve(n === 0)),
+        ),
+    )
+  })
+
+  it('drops a stalled HTTP/2 client at maxBufferedBytes', async () => {
+    const before = getMetrics().slowClientsDropped
+    let stream!: EventStream
+    let res!: http2.Http2ServerResponse
+    const server = await startH2cServer((req, r) => {
+      res = r
+      stream = createEventStream(req, r, { heartbeat: false, maxBufferedBytes: 64 * KiB })
+    })
+    cleanup.add(server, (s) => s.close())
+    const session = cleanup.add(http2.connect(server.url()), (s) => s.destroy())
+    session.on('error', () => {})
+    // A paused stream reads nothing, so flow control stops the server's data.
+    const request = session.request({ ':path': '/' })
+    request.on('error', () => {})
+    request.pause()
+    await waitFor(() => stream)
+    const chunk = 'h'.repeat(16 * KiB)
+    let offered = 0
+    let peak = 0
+    while (!stream.closed && offered < 20 * MiB) {
+      void stream.send(chunk)
+      offered += chunk.length
+      peak = Math.max(peak, res.writableLength)
+      await tick()
+    }
+    expect(stream.closed).toBe(true)
+    expect(offered).toBeLessThan(20 * MiB)
+    expect(peak).toBeLessThanOrEqual(64 * KiB + chunk.length + 8)
+    expect(getMetrics().slowClientsDropped).toBe(before + 1)
+  })
+
+  it('keeps send() pending while over the high-water mark and resolves true once the client reads', async () => {
+    let stream!: EventStream
+    let res!: ServerResponse
+    const server = await serve({ heartbeat: false, maxBufferedBytes: 256 * MiB }, (s, r) => {
+      stream = s
+      res = r
+    })
+    const client = await stalledClient(server.port)
+    await waitFor(() => stream)
+    const chunk = 'z'.repeat(64 * KiB)
+    let pending: Promise<boolean> | undefined
+    let settled = false
+    // Fill the kernel's buffers and then the response's, until a send has to wait.
+    for (let i = 0; i < 800 && pending === undefined; i++) {
+      const sent = stream.send(chunk)
+      let done = false
+      void sent.then(() => {
+        done = true
+      })
+      await tick()
+      if (!done) {
+        pending = sent
+        void sent.then(() => {
+          settled = true
+        })
+      }
+    }
+    expect(pending).toBeDefined()
+    for (let i = 0; i < 5; i++) await tick()
+    expect(settled).toBe(false)
+    expect(res.writableNeedDrain).toBe(true)
+    expect(stream.closed).toBe(false)
+    client.socket.resume()
+    await expect(pending).resolves.toBe(true)
+    expect(stream.closed).toBe(false)
+    stream.close()
+  })
+
+  it('resolves a pending send() with false, never a rejection, when the client goes away', async () => {
+    let stream!: EventStream
+    const server = await serve({ heartbeat: false, maxBufferedBytes: 256 * MiB }, (s) => {
+      stream = s
+    })
+    const client = await stalledClient(server.port)
+    await waitFor(() => stream)
+    const chunk = 'w'.repeat(64 * KiB)
+    let pending: Promise<boolean> | undefined
+    for (let i = 0; i < 800 && pending === undefined; i++) {
+      const sent = stream.send(chunk)
+      let done = false
+      void sent.then(() => {
+        done = true
+      })
+      await tick()
+      if (!done) pending = sent
+    }
+    expect(pending).toBeDefined()
+    client.destroy()
+    await expect(pending).resolves.toBe(false)
+    expect(stream.closed).toBe(true)
+  })
+
+  it('lets a dropped client resume losslessly through Last-Event-ID', async () => {
+    const ids: string[] = []
+    class RecordingStore extends MemoryEventStore {
+      override append(event: StoreInput): string {
+        const id = super.append(event)
+        ids.push(id)
+        return id
+      }
+    }
+    const store = new RecordingStore({ maxEvents: 100_000 })
+    const streams: EventStream[] = []
+    const server = await serve({ heartbeat: false, store, maxBufferedBytes: 64 * KiB }, (s) => {
+      streams.push(s)
+    })
+    await stalledClient(server.port)
+    await waitFor(() => streams.length === 1)
+    const first = streams[0]!
+    let n = 0
+    while (!first.closed && n < 100_000) {
+      void first.send(`${n++}:${'p'.repeat(4 * KiB)}`)
+      if (n % 64 === 0) await tick()
+    }
+    expect(first.closed).toBe(true)
+    expect(ids).toHaveLength(n)
+
+    // The client saw the first event, then fell behind; it comes back with its id.
+    const again = cleanup.add(
+      await fetchSse(server.url(), { headers: { 'last-event-id': ids[0]! } }),
+      (f) => f.abort(),
+    )
+    const events = await again.reader.waitForEvents(n - 1, 10_000)
+    expect(events.map((e) => e.id)).toEqual(ids.slice(1))
+    expect(events.map((e) => e.data.split(':')[0])).toEqual(
+      Array.from({ length: n - 1 }, (_, i) => String(i + 1)),
+    )
+  })
+})
