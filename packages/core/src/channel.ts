@@ -89,6 +89,11 @@ interface Subscription {
   readonly filter: ((event: SseEvent) => boolean) | undefined
   /** Set while the replay runs: live events wait here. */
   queue: { id: string | undefined; bytes: Uint8Array }[] | undefined
+  /**
+   * Ids the replay wrote. A broker may still bring one of them back after the replay; it
+   * is skipped, until the first live event the replay did not have.
+   */
+  seen: Set<string> | undefined
   off: () => void
 }
 
@@ -207,6 +212,7 @@ export class Channel<T = unknown> {
       stream,
       filter: filter as Subscription['filter'],
       queue: this.#store !== undefined && resumes ? [] : undefined,
+      seen: undefined,
       off: NOOP,
     }
     const offClose = stream.onClose(() => this.#subs.delete(stream))
@@ -302,6 +308,10 @@ export class Channel<T = unknown> {
       }
       if (sub.queue !== undefined) sub.queue.push({ id: message.id, bytes })
       else {
+        if (sub.seen !== undefined) {
+          if (message.id !== undefined && sub.seen.has(message.id)) continue
+          sub.seen = undefined
+        }
         counters.eventsSent++
         sub.stream._write(bytes, now)
       }
@@ -354,6 +364,9 @@ export class Channel<T = unknown> {
         throw error
       }
     }
+    // Publishes already under way (an async store's append) reach the queue first, so that
+    // one the replay also read is skipped below instead of written twice.
+    await this.#tail
     // Events published meanwhile waited in the queue; more may join while this loop waits.
     const queue = sub.queue ?? []
     for (let i = 0; i < queue.length; i++) {
@@ -364,6 +377,7 @@ export class Channel<T = unknown> {
       if (!stream._write(q.bytes) && !(await stream._whenWritable())) return
     }
     sub.queue = undefined
+    if (seen.size > 0) sub.seen = seen
     if (gap !== undefined) {
       counters.gaps++
       if (onGap !== undefined) await onGap(gap, stream)
