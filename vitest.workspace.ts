@@ -39,6 +39,9 @@ export default defineConfig({
       unit('fastify'),
       unit('hono'),
       unit('conformance', { testTimeout: 60_000 }),
+      unit('example-express', { root: 'examples/express', include: ['*.test.ts'] }),
+      unit('example-fastify', { root: 'examples/fastify', include: ['*.test.ts'] }),
+      unit('example-hono', { root: 'examples/hono', include: ['*.test.ts'] }),
       {
         resolve: { alias },
         test: {
