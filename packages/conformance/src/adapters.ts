@@ -3,6 +3,7 @@
  * given routes, the way a user of that framework would write them. Every conformance test
  * runs against every entry.
  */
+import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type ServerType, serve } from '@hono/node-server'
 import type { EventStream, RetryOption, StreamOptions } from '@ssekit/core'
@@ -27,6 +28,12 @@ export interface Route {
   path: string
   /** Per-route stream options (the second layer over the app's). */
   options?: StreamOptions
+  /** Headers the route sets the framework's way before it opens the stream (CORS, say). */
+  headers?: Record<string, string>
+  /**
+   * Fills the stream. Called synchronously right after the stream is created, so that a
+   * synchronous throw happens before the stream has opened.
+   */
   handler: (stream: EventStream, request: RouteRequest) => unknown
 }
 
@@ -39,6 +46,8 @@ export interface RunningApp {
   close(options?: { retry?: RetryOption }): Promise<void>
   /** Open streams of this app. */
   openStreams(): number
+  /** The listening node:http server (for tests that watch its connections). */
+  server: Server
 }
 
 export interface Adapter {
@@ -69,6 +78,7 @@ function expressAdapter(name: string, express: typeof express5, catchAsync: bool
       for (const route of routes) {
         const method = route.method === 'GET' ? 'get' : 'post'
         app[method](route.path, (req, res, next) => {
+          for (const [name, value] of Object.entries(route.headers ?? {})) res.setHeader(name, value)
           const stream = res.sse(route.options)
           const result = route.handler(stream, { body: req.body, headers: headersOf(req.headers) })
           // Express 4 does not catch rejected promises; its users pass them to next().
@@ -77,7 +87,12 @@ function expressAdapter(name: string, express: typeof express5, catchAsync: bool
         })
       }
       app.use(
-        (error: unknown, _req: express5.Request, res: express5.Response, next: express5.NextFunction) => {
+        (
+          error: unknown,
+          _req: express5.Request,
+          res: express5.Response,
+          next: express5.NextFunction,
+        ) => {
           errors.push(error)
           if (res.headersSent) return next(error)
           res.status(500).send('error')
@@ -90,6 +105,7 @@ function expressAdapter(name: string, express: typeof express5, catchAsync: bool
       })
       return {
         url: listenUrl(server),
+        server,
         errors,
         openStreams: () => middleware.streams.size,
         async close(closeOptions) {
@@ -123,12 +139,10 @@ function fastifyAdapter(): Adapter {
         app.route({
           method: route.method,
           url: route.path,
-          handler: async (request, reply) => {
+          handler: (request, reply) => {
+            reply.headers(route.headers ?? {})
             const stream = reply.sse(route.options)
-            await route.handler(stream, {
-              body: request.body,
-              headers: headersOf(request.headers),
-            })
+            return route.handler(stream, { body: request.body, headers: headersOf(request.headers) })
           },
         })
       }
@@ -136,6 +150,7 @@ function fastifyAdapter(): Adapter {
       let retry: RetryOption | undefined
       return {
         url: listenUrl(app.server),
+        server: app.server,
         errors,
         openStreams: () => app.sseStreams.size,
         async close(closeOptions) {
@@ -160,9 +175,8 @@ function honoAdapter(name: string, bindings: boolean): Adapter {
         app.on(route.method, route.path, async (c) => {
           const body = route.method === 'POST' ? await c.req.json() : undefined
           const headers = Object.fromEntries(c.req.raw.headers)
-          return c.sse(async (stream) => {
-            await route.handler(stream, { body, headers })
-          }, route.options)
+          for (const [name, value] of Object.entries(route.headers ?? {})) c.header(name, value)
+          return c.sse((stream) => route.handler(stream, { body, headers }) as Promise<void>, route.options)
         })
       }
       app.onError((error, c) => {
@@ -177,6 +191,7 @@ function honoAdapter(name: string, bindings: boolean): Adapter {
       })
       return {
         url: listenUrl(server as unknown as { address(): AddressInfo }),
+        server: server as Server,
         errors,
         openStreams: () => middleware.streams.size,
         async close(closeOptions) {

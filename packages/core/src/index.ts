@@ -25,6 +25,7 @@ export { SSE_HEADERS, streamHeaders } from './headers.js'
 export { getMetrics, type SseMetrics } from './metrics.js'
 export {
   type AuthorizeResult,
+  checkRetry,
   type HeaderValues,
   type ResolvedOptions,
   type RetryOption,

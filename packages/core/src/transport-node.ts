@@ -35,6 +35,8 @@ export class NodeTransport implements Transport {
   readonly #res: AnyResponse
   #listener: TransportListener | undefined
   readonly #onStart: (() => void) | undefined
+  /** Someone else answered before the stream opened: the response is theirs, not ours. */
+  #taken = false
 
   constructor(req: NodeRequest, res: NodeResponse, onStart?: () => void) {
     this.#res = res as unknown as AnyResponse
@@ -59,6 +61,13 @@ export class NodeTransport implements Transport {
 
   open(status: number, headers: Record<string, string | readonly string[]>): void {
     const res = this.#res
+    if (res.headersSent) {
+      // A handler threw before the stream opened and the framework's error handler answered
+      // (Express): leave that response alone, and end this stream as if its client had left.
+      this.#taken = true
+      queueMicrotask(this.#onClose)
+      return
+    }
     // A client that asked to close gets Connection: close (RFC 9112 §9.6); an explicit
     // keep-alive would make node:http keep the connection open against its wish.
     if (res.shouldKeepAlive === false && headers.connection !== undefined) {
@@ -73,17 +82,18 @@ export class NodeTransport implements Transport {
   }
 
   write(chunk: Uint8Array): boolean {
+    if (this.#taken) return true
     return this.#res.write(chunk)
   }
 
   end(): void {
     this.detach()
-    this.#res.end()
+    if (!this.#taken) this.#res.end()
   }
 
   abort(): void {
     this.detach()
-    if (this.#res.destroyed !== true) this.#res.destroy()
+    if (!this.#taken && this.#res.destroyed !== true) this.#res.destroy()
   }
 
   detach(): void {

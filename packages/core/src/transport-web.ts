@@ -19,6 +19,7 @@ export class WebTransport implements Transport {
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined
   #listener: TransportListener | undefined
   #signal: AbortSignal | undefined
+  #clientGone = false
 
   constructor(signal?: AbortSignal) {
     this.response = new Promise((resolve) => {
@@ -84,10 +85,17 @@ export class WebTransport implements Transport {
       return
     }
     try {
-      // error() discards what is queued: the memory a slow client held is released now.
-      this.#controller.error(new Error('@ssekit/core: stream aborted'))
+      if (this.#clientGone) {
+        // The runtime cancels the body of a gone client itself; an error here would only be
+        // logged by it (@hono/node-server prints every body error) for an ordinary leave.
+        this.#controller.close()
+      } else {
+        // A client that stopped reading: error() discards what is queued, releasing now the
+        // memory it held.
+        this.#controller.error(new Error('@ssekit/core: stream aborted'))
+      }
     } catch {
-      // Already closed.
+      // Already closed or cancelled.
     }
   }
 
@@ -97,6 +105,7 @@ export class WebTransport implements Transport {
   }
 
   #onClose = (): void => {
+    this.#clientGone = true
     const listener = this.#listener
     this.detach()
     listener?.onClientClose()
