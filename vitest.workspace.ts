@@ -39,9 +39,8 @@ export default defineConfig({
       unit('fastify'),
       unit('hono'),
       unit('conformance', { testTimeout: 60_000 }),
-      unit('example-express', { root: 'examples/express', include: ['*.test.ts'] }),
-      unit('example-fastify', { root: 'examples/fastify', include: ['*.test.ts'] }),
-      unit('example-hono', { root: 'examples/hono', include: ['*.test.ts'] }),
+      // The three examples, one suite: examples/shared/examples.test.ts.
+      unit('examples', { root: 'examples/shared', include: ['*.test.ts'] }),
       {
         resolve: { alias },
         test: {

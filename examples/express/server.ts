@@ -4,10 +4,15 @@
  */
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
-import { fileURLToPath } from 'node:url'
+import {
+  answer,
+  createDashboard,
+  type DashboardOptions,
+  noticeText,
+  page,
+} from '@ssekit/example-shared'
 import { sse } from '@ssekit/express'
 import express, { type Express } from 'express'
-import { answer, createDashboard, type DashboardOptions, noticeText } from './dashboard.js'
 
 /** Builds the app; `close()` ends its streams and stops its clock (the server is yours). */
 export function createApp(options: DashboardOptions = {}): { app: Express; close(): void } {
@@ -15,8 +20,8 @@ export function createApp(options: DashboardOptions = {}): { app: Express; close
   const events = sse()
   const app = express()
 
-  app.use(express.static(fileURLToPath(new URL('./public', import.meta.url))))
   app.use(events)
+  app.get('/', (_req, res) => res.type('html').send(page('Express')))
 
   // A channel replays what a returning client missed (its Last-Event-ID), then goes live.
   app.get('/events/clock', (_req, res) => dash.join(res.sse(), dash.clock))

@@ -2,12 +2,16 @@
  * The Fastify example: `app.register(sse)` decorates `reply.sse()`. The page at `/` opens
  * three EventSources: the clock, the notifications, and a generated answer.
  */
-import { readFileSync } from 'node:fs'
+
+import {
+  answer,
+  createDashboard,
+  type DashboardOptions,
+  noticeText,
+  page,
+} from '@ssekit/example-shared'
 import sse from '@ssekit/fastify'
 import Fastify from 'fastify'
-import { answer, createDashboard, type DashboardOptions, noticeText } from './dashboard.js'
-
-const page = readFileSync(new URL('./public/index.html', import.meta.url), 'utf8')
 
 /** Builds the app; `app.close()` ends its streams (the plugin's `preClose`) and its clock. */
 export async function createApp(options: DashboardOptions = {}) {
@@ -16,7 +20,7 @@ export async function createApp(options: DashboardOptions = {}) {
   await app.register(sse)
   app.addHook('onClose', async () => dash.close())
 
-  app.get('/', (_request, reply) => reply.type('text/html; charset=utf-8').send(page))
+  app.get('/', (_request, reply) => reply.type('text/html; charset=utf-8').send(page('Fastify')))
 
   // A channel replays what a returning client missed (its Last-Event-ID), then goes live.
   app.get('/events/clock', (_request, reply) => dash.join(reply.sse(), dash.clock))

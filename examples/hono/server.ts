@@ -4,15 +4,18 @@
  * EventSources: the clock, the notifications, and a generated answer.
  */
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
+import {
+  answer,
+  createDashboard,
+  type DashboardOptions,
+  noticeText,
+  page,
+} from '@ssekit/example-shared'
 import { sse } from '@ssekit/hono'
 import { Hono } from 'hono'
-import { answer, createDashboard, type DashboardOptions, noticeText } from './dashboard.js'
-
-const page = readFileSync(new URL('./public/index.html', import.meta.url), 'utf8')
 
 /** Builds the app; `close()` ends its streams and stops its clock (the server is yours). */
 export function createApp(options: DashboardOptions = {}) {
@@ -21,7 +24,7 @@ export function createApp(options: DashboardOptions = {}) {
   const app = new Hono()
   app.use(events)
 
-  app.get('/', (c) => c.html(page))
+  app.get('/', (c) => c.html(page('Hono')))
 
   // A channel replays what a returning client missed (its Last-Event-ID), then goes live.
   app.get('/events/clock', (c) => c.sse((stream) => dash.join(stream, dash.clock)))

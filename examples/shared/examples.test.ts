@@ -1,7 +1,16 @@
 import { EventSource } from 'eventsource'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { start as startExpress } from '../express/server.js'
+import { start as startFastify } from '../fastify/server.js'
+import { start as startHono } from '../hono/server.js'
 import { answer } from './dashboard.js'
-import { start } from './server.js'
+
+/** The three examples: the same dashboard and page, each on its framework. */
+const examples = [
+  { name: 'Express', start: startExpress, contentType: 'text/html; charset=utf-8' },
+  { name: 'Fastify', start: startFastify, contentType: 'text/html; charset=utf-8' },
+  { name: 'Hono', start: startHono, contentType: 'text/html; charset=UTF-8' },
+]
 
 interface Received {
   type: string
@@ -58,7 +67,7 @@ const ticks = (events: Received[]) =>
   events.filter((e) => e.type === 'tick').map((e) => JSON.parse(e.data).n)
 const ID = /^[0-9a-z]{6}-[0-9]+$/
 
-describe('Fastify example', () => {
+describe.each(examples)('$name example', ({ name, start, contentType }) => {
   let app: Awaited<ReturnType<typeof start>>
   const sources: EventSource[] = []
   const open = (url: string, lastEventId?: string) => {
@@ -78,8 +87,9 @@ describe('Fastify example', () => {
   test('serves the page that opens the EventSources', async () => {
     const response = await fetch(app.url)
     expect(response.status).toBe(200)
-    expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8')
+    expect(response.headers.get('content-type')).toBe(contentType)
     const html = await response.text()
+    expect(html).toContain(`<title>ssekit · ${name} example</title>`)
     expect(html).toContain("connect('clock', '/events/clock', 'clock-state')")
     expect(html).toContain('const source = new EventSource(url)')
   })
@@ -183,7 +193,7 @@ describe('Fastify example', () => {
   })
 })
 
-test('close() ends open streams and the server', async () => {
+test.each(examples)('$name: close() ends open streams and the server', async ({ start }) => {
   const app = await start({ port: 0, host: '127.0.0.1' })
   const source = new EventSource(`${app.url}/events/clock`)
   try {

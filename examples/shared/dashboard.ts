@@ -1,8 +1,10 @@
 /**
  * What the page shows, apart from any framework: a clock channel, a notifications channel
  * and a stand-in for a language model that answers one token at a time. Only
- * `@ssekit/core` is used here; `server.ts` is the framework glue.
+ * `@ssekit/core` is used here, once for the three examples: each example's `server.ts` is
+ * only the framework glue.
  */
+import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
   type Channel,
@@ -126,4 +128,11 @@ export function answer(prompt: unknown): string[] {
     'and then the page closes its EventSource so that it does not ask again.'
   // Each token keeps the space after it, so that joining them gives back the text.
   return text.match(/\S+\s*/g) ?? []
+}
+
+const template = readFileSync(new URL('./public/index.html', import.meta.url), 'utf8')
+
+/** The page, titled for `framework`; plain `EventSource`, no library. */
+export function page(framework: string): string {
+  return template.replaceAll('{{framework}}', framework)
 }
