@@ -78,7 +78,8 @@ function expressAdapter(name: string, express: typeof express5, catchAsync: bool
       for (const route of routes) {
         const method = route.method === 'GET' ? 'get' : 'post'
         app[method](route.path, (req, res, next) => {
-          for (const [name, value] of Object.entries(route.headers ?? {})) res.setHeader(name, value)
+          for (const [name, value] of Object.entries(route.headers ?? {}))
+            res.setHeader(name, value)
           const stream = res.sse(route.options)
           const result = route.handler(stream, { body: req.body, headers: headersOf(req.headers) })
           // Express 4 does not catch rejected promises; its users pass them to next().
@@ -142,7 +143,10 @@ function fastifyAdapter(): Adapter {
           handler: (request, reply) => {
             reply.headers(route.headers ?? {})
             const stream = reply.sse(route.options)
-            return route.handler(stream, { body: request.body, headers: headersOf(request.headers) })
+            return route.handler(stream, {
+              body: request.body,
+              headers: headersOf(request.headers),
+            })
           },
         })
       }
@@ -176,7 +180,10 @@ function honoAdapter(name: string, bindings: boolean): Adapter {
           const body = route.method === 'POST' ? await c.req.json() : undefined
           const headers = Object.fromEntries(c.req.raw.headers)
           for (const [name, value] of Object.entries(route.headers ?? {})) c.header(name, value)
-          return c.sse((stream) => route.handler(stream, { body, headers }) as Promise<void>, route.options)
+          return c.sse(
+            (stream) => route.handler(stream, { body, headers }) as Promise<void>,
+            route.options,
+          )
         })
       }
       app.onError((error, c) => {

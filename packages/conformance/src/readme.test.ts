@@ -58,7 +58,10 @@ describe.each(readmes)('%s', (readme) => {
       const file = join(dir, `snippet-${i + 1}.ts`)
       mkdirSync(dirname(file), { recursive: true })
       // Each snippet is a module of its own, as a pasted file would be.
-      writeFileSync(file, code.includes('export ') || code.includes('import ') ? code : `${code}\nexport {}\n`)
+      writeFileSync(
+        file,
+        code.includes('export ') || code.includes('import ') ? code : `${code}\nexport {}\n`,
+      )
       return file
     })
     const program = ts.createProgram(files, options)

@@ -4,6 +4,7 @@
  * `reply.sse(options?)`, which takes the response over and opens an {@link EventStream}.
  */
 import {
+  checkRetry,
   type EventStream,
   openNodeStream,
   type ResolvedOptions,
@@ -47,56 +48,85 @@ const plugin: FastifyPluginCallback<SseFastifyOptions> = (fastify, pluginOptions
   // Fastify passes its own keys (prefix, logLevel) along with the user's: drop them.
   const ownKeys = streamOptions as Record<string, unknown>
   for (const key of ['prefix', 'logLevel', 'logSerializers']) delete ownKeys[key]
-  const base = resolveOptions(streamOptions as StreamOptions) as ResolvedOptions
+  let base: ResolvedOptions
+  let shutdown: { retry?: RetryOption }
+  try {
+    base = resolveOptions(streamOptions as StreamOptions) as ResolvedOptions
+    // Checked now like the others: a bad one found only at app.close() would hang it.
+    shutdown =
+      shutdownRetry === undefined ? {} : { retry: checkRetry('shutdownRetry', shutdownRetry) }
+  } catch (error) {
+    // avvio does not catch a throw from a callback plugin (it would crash the process):
+    // hand it to done(), so that register() rejects with it.
+    done(error as Error)
+    return
+  }
   const streams = new StreamGroup()
   fastify.decorate('sseStreams', streams)
 
-  fastify.decorateReply('sse', function sse(this: ReplyWithStream, options?: StreamOptions<FastifyRequest>) {
-    const resolved = options === undefined ? base : resolveOptions(options as StreamOptions, base)
-    const raw = this.raw
-    // Headers set with reply.header() (by @fastify/cors, say) live on the reply, not on
-    // the raw response that the stream writes: carry them over before taking over.
-    const headers = this.getHeaders()
-    for (const name in headers) {
-      const value = headers[name]
-      if (value !== undefined && !raw.hasHeader(name)) raw.setHeader(name, value as string)
-    }
-    this.hijack()
-    const stream = openNodeStream(this.request.raw, raw, {
-      options: resolved,
-      context: this.request,
-      group: streams,
-    })
-    this[kStream] = stream
-    return stream
-  })
+  fastify.decorateReply(
+    'sse',
+    function sse(this: ReplyWithStream, options?: StreamOptions<FastifyRequest>) {
+      const resolved = options === undefined ? base : resolveOptions(options as StreamOptions, base)
+      const raw = this.raw
+      // Headers set with reply.header() (by @fastify/cors, say) live on the reply, not on
+      // the raw response that the stream writes: carry them over before taking over.
+      const headers = this.getHeaders()
+      for (const name in headers) {
+        const value = headers[name]
+        if (value !== undefined && !raw.hasHeader(name)) raw.setHeader(name, value as string)
+      }
+      this.hijack()
+      const stream = openNodeStream(this.request.raw, raw, {
+        options: resolved,
+        context: this.request,
+        group: streams,
+      })
+      this[kStream] = stream
+      return stream
+    },
+  )
 
-  // A handler that fails after reply.sse() is only logged by Fastify (the reply is
-  // hijacked); close its stream too, so that the client is not left waiting.
+  // A handler that fails after reply.sse() cannot be answered by Fastify (the reply is
+  // hijacked): end its stream here, with a 500 if nothing was sent yet, so that the client
+  // is not left waiting. Fastify logs a rejection itself; a synchronous throw it would only
+  // turn into a "Reply was already sent" warning, so that one is logged here.
   fastify.addHook('onRoute', (route: RouteOptions) => {
     const handler = route.handler
     route.handler = function sseHandler(this: unknown, request, reply) {
-      const closeStream = (error: unknown) => {
-        ;(reply as ReplyWithStream)[kStream]?.close()
-        throw error
-      }
       let result: unknown
       try {
         result = handler.call(this as never, request, reply)
       } catch (error) {
-        closeStream(error)
+        const stream = (reply as ReplyWithStream)[kStream]
+        if (stream === undefined) throw error
+        endFailed(stream)
+        request.log.error({ err: error }, '@ssekit/fastify: the handler threw after reply.sse()')
+        return undefined
       }
-      if (isThenable(result)) return result.then(undefined, closeStream)
+      if (isThenable(result)) {
+        return result.then(undefined, (error: unknown) => {
+          const stream = (reply as ReplyWithStream)[kStream]
+          if (stream !== undefined) endFailed(stream)
+          throw error
+        })
+      }
       return result
     } as typeof handler
   })
 
   // End streams before the server waits for its connections, or close() would hang.
   fastify.addHook('preClose', (hookDone) => {
-    streams.close(shutdownRetry === undefined ? {} : { retry: shutdownRetry })
+    streams.close(shutdown)
     hookDone()
   })
   done()
+}
+
+/** Ends the stream of a failed handler: a 500 while the status can still be chosen. */
+function endFailed(stream: EventStream): void {
+  if (stream._pending) stream._refuse('error')
+  else stream.close()
 }
 
 function isThenable(value: unknown): value is Promise<unknown> {

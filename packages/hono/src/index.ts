@@ -125,6 +125,15 @@ function nodeBindings(
 // @hono/node-server writes nothing for a response carrying this header: it was answered.
 const ALREADY_SENT = { 'x-hono-already-sent': 'true' }
 
+/** The response that tells @hono/node-server the request was answered already. */
+function alreadySent(): Response {
+  const response = new Response(null, { headers: ALREADY_SENT })
+  // node-server's lightweight Response (its global Response) skips the already-sent check
+  // and writes a head, which ends the stream; reading `body` turns it into a full one.
+  void response.body
+  return response
+}
+
 function openStream(
   c: Context,
   handler: SseHandler,
@@ -159,7 +168,7 @@ function openStream(
       options,
       context: c,
       group,
-      onStart: () => resolve(new Response(null, { headers: ALREADY_SENT })),
+      onStart: () => resolve(alreadySent()),
     })
     runHandler(stream, run, { options, onEarlyError: reject })
   })
