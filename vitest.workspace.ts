@@ -55,6 +55,20 @@ export default defineConfig({
           },
         },
       },
+      ...['express', 'fastify', 'hono'].map((pkg) => ({
+        resolve: { alias },
+        test: {
+          name: `${pkg}:types`,
+          root: `packages/${pkg}`,
+          include: [],
+          typecheck: {
+            enabled: true,
+            only: true,
+            include: ['src/**/*.test-d.ts'],
+            tsconfig: './tsconfig.json',
+          },
+        },
+      })),
     ],
   },
 })

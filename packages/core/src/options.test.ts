@@ -207,3 +207,12 @@ describe('pickRetry', () => {
     expect(pickRetry({ ms: 1000, jitter: 0 })).toBe(1000)
   })
 })
+
+describe('layered options', () => {
+  it('adds per-route headers to the app headers, the route winning on the same name', () => {
+    const app = resolveOptions({ headers: { 'x-app': 'a', 'x-both': 'app' } })
+    const route = resolveOptions({ headers: { 'x-route': 'r', 'x-both': 'route' } }, app)
+    expect(route.headers).toEqual({ 'x-app': 'a', 'x-route': 'r', 'x-both': 'route' })
+    expect(app.headers).toEqual({ 'x-app': 'a', 'x-both': 'app' })
+  })
+})

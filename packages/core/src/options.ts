@@ -56,7 +56,8 @@ export interface StreamOptions<Context = unknown> {
   serializer?: Serializer
   /**
    * Extra response headers (CORS, for example). They cannot change `Content-Type`;
-   * `Connection` and `Transfer-Encoding` are dropped on HTTP/2.
+   * `Connection` and `Transfer-Encoding` are dropped on HTTP/2. Per-route headers are added
+   * to the app's (same name: the route's wins).
    * @default {}
    */
   headers?: HeaderValues
@@ -278,7 +279,11 @@ export function resolveOptions<Context = unknown>(
     out.padding = o.padding
   }
   if (o.serializer !== undefined) out.serializer = checkFunction('serializer', o.serializer)
-  if (o.headers !== undefined) out.headers = checkHeaders(o.headers)
+  if (o.headers !== undefined) {
+    // Per-route headers add to the app's (a route's CORS header keeps the app's others).
+    const own = checkHeaders(o.headers)
+    out.headers = base === undefined ? own : Object.freeze({ ...from.headers, ...own })
+  }
   if (o.lastEventIdQuery !== undefined) {
     const q = o.lastEventIdQuery
     if (q !== false && !(typeof q === 'string' && q.length > 0)) {

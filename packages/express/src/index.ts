@@ -23,10 +23,16 @@ declare global {
        * Opens a Server-Sent Events stream on this response. `options` override the ones
        * given to `sse()`; `authorize` receives the request.
        */
-      sse(options?: StreamOptions<Request>): EventStream
+      sse(options?: StreamOptions<SseRequest>): EventStream
     }
   }
 }
+
+/**
+ * What `authorize` receives: the request. `Express.Request` alone is only the augmentation
+ * point (where `req.user` and the like are declared), without the request's own members.
+ */
+export type SseRequest = IncomingMessage & Express.Request
 
 /** The middleware `sse()` returns, with a handle on the streams it opened. */
 export interface SseMiddleware {
@@ -56,7 +62,7 @@ export interface SseMiddleware {
  *   stream.onClose(() => clearInterval(timer))
  * })
  */
-export function sse(options?: StreamOptions<Express.Request>): SseMiddleware {
+export function sse(options?: StreamOptions<SseRequest>): SseMiddleware {
   const base = resolveOptions(options) as ResolvedOptions
   const streams = new StreamGroup()
   const middleware = ((req, res, next) => {
