@@ -325,6 +325,15 @@ export class EventStream implements TransportListener, Beating, Closable {
     this.#finish()
   }
 
+  /**
+   * @internal Ends the stream of a handler that failed: a 500 while the status can still
+   * be chosen (rather than an empty stream a browser would retry), else a plain close.
+   */
+  _fail(): void {
+    if (this.#state === PENDING) this._refuse('error')
+    else this.close()
+  }
+
   /** @internal Shutdown: a jittered `retry:` hint, then the end of the stream. */
   _shutdown(retry: RetryOption): void {
     if (this.#state === CLOSED) return

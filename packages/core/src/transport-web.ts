@@ -173,9 +173,7 @@ export function runHandler(
       init.onEarlyError(error)
       return
     }
-    // Still able to choose the status: a 500 rather than an empty stream a browser retries.
-    if (stream._pending) stream._refuse('error')
-    else stream.close()
+    stream._fail()
     if (init.options.onError !== undefined) init.options.onError(error, stream)
     else if (init.onError !== undefined) init.onError(error)
     else reportUnhandled(error)

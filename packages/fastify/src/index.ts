@@ -100,14 +100,14 @@ const plugin: FastifyPluginCallback<SseFastifyOptions> = (fastify, pluginOptions
       } catch (error) {
         const stream = (reply as ReplyWithStream)[kStream]
         if (stream === undefined) throw error
-        endFailed(stream)
+        stream._fail()
         request.log.error({ err: error }, '@ssekit/fastify: the handler threw after reply.sse()')
         return undefined
       }
       if (isThenable(result)) {
         return result.then(undefined, (error: unknown) => {
           const stream = (reply as ReplyWithStream)[kStream]
-          if (stream !== undefined) endFailed(stream)
+          if (stream !== undefined) stream._fail()
           throw error
         })
       }
@@ -121,12 +121,6 @@ const plugin: FastifyPluginCallback<SseFastifyOptions> = (fastify, pluginOptions
     hookDone()
   })
   done()
-}
-
-/** Ends the stream of a failed handler: a 500 while the status can still be chosen. */
-function endFailed(stream: EventStream): void {
-  if (stream._pending) stream._refuse('error')
-  else stream.close()
 }
 
 function isThenable(value: unknown): value is Promise<unknown> {
