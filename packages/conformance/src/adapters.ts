@@ -52,6 +52,13 @@ export interface RunningApp {
 
 export interface Adapter {
   name: string
+  /**
+   * What the body starts with when the stream has no other preamble (no `padding`, no
+   * `retry`): `':\n\n'` on the Web transport, which opens with a comment because a runtime
+   * may send a streamed Response's headers with its first body bytes only (Bun does); `''`
+   * where headers are flushed at open (the Node transport).
+   */
+  preamble: string
   start(routes: Route[], options?: StreamOptions): Promise<RunningApp>
 }
 
@@ -69,6 +76,7 @@ function headersOf(raw: Record<string, string | string[] | undefined>): RouteReq
 function expressAdapter(name: string, express: typeof express5, catchAsync: boolean): Adapter {
   return {
     name,
+    preamble: '',
     async start(routes, options) {
       const app = express()
       const errors: unknown[] = []
@@ -122,6 +130,7 @@ function expressAdapter(name: string, express: typeof express5, catchAsync: bool
 function fastifyAdapter(): Adapter {
   return {
     name: 'fastify',
+    preamble: '',
     async start(routes, options) {
       const errors: unknown[] = []
       const app = Fastify({
@@ -170,6 +179,8 @@ function fastifyAdapter(): Adapter {
 function honoAdapter(name: string, bindings: boolean): Adapter {
   return {
     name,
+    // Without the Node bindings the Web transport runs, and it opens the body with a comment.
+    preamble: bindings ? '' : ':\n\n',
     async start(routes, options) {
       const errors: unknown[] = []
       const app = new Hono()

@@ -97,7 +97,7 @@ describe.each(adapters)('$name', (adapter) => {
       [1, 2, 3, 4].map((n): StoreInput => ({ data: `{"n":${n},"at":"é"}`, event: 'tick' })),
     )
     expect(readAfter).not.toHaveBeenCalled()
-    for (const client of clients) expect(client.text).toBe(frames)
+    for (const client of clients) expect(client.text).toBe(adapter.preamble + frames)
     const after = getMetrics()
     expect(after.eventsPublished - before.eventsPublished).toBe(4)
     expect(after.eventsSent - before.eventsSent).toBe(4 * 50)

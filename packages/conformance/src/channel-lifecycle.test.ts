@@ -74,7 +74,7 @@ describe.each(adapters)('$name', (adapter) => {
     expect(opened[0]!.listeners.size).toBe(0)
     await client.waitForEnd()
     expect(client.text).toBe(
-      'event: orders\ndata: one\n\nevent: payments\ndata: one\n\nevent: shipping\ndata: one\n\n',
+      `${adapter.preamble}event: orders\ndata: one\n\nevent: payments\ndata: one\n\nevent: shipping\ndata: one\n\n`,
     )
   })
 
@@ -140,7 +140,7 @@ describe.each(adapters)('$name', (adapter) => {
       expect(client.retries).toHaveLength(1)
       expect(client.retries[0]).toBeGreaterThanOrEqual(4000)
       expect(client.retries[0]).toBeLessThanOrEqual(5000)
-      expect(client.text).toBe(`data: last\n\nretry: ${client.retries[0]}\n\n`)
+      expect(client.text).toBe(`${adapter.preamble}data: last\n\nretry: ${client.retries[0]}\n\n`)
     }
     await waitFor(() => app.openStreams() === 0, 5000, 'no stream left open')
 

@@ -59,11 +59,17 @@ describe.each(adapters)('$name', (adapter) => {
     const bytes = () => clients.reduce((sum, c) => sum + c.bytes, 0)
     const start = getMetrics()
 
-    // Two subscribers: two streams, nothing written yet.
+    // Two subscribers: two streams, nothing written yet but the adapter's preamble.
+    const preambleBytes = Buffer.byteLength(adapter.preamble)
     const [a, b] = [await connect(), await connect()]
     await waitFor(() => channel.size === 2, 5000, 'two subscribers')
     let mark = getMetrics()
-    expect(delta(start, mark)).toEqual({ ...NONE, openStreams: 2, streamsOpened: 2 })
+    expect(delta(start, mark)).toEqual({
+      ...NONE,
+      openStreams: 2,
+      streamsOpened: 2,
+      bytesWritten: 2 * preambleBytes,
+    })
 
     // Three publishes reach two subscribers: 3 published, 6 sent, every byte counted.
     const ids: (string | undefined)[] = []
@@ -71,8 +77,8 @@ describe.each(adapters)('$name', (adapter) => {
     await a!.waitForEvents(3)
     await b!.waitForEvents(3)
     const frames = ['one', 'two', 'three'].map((data, i) => `id: ${ids[i]}\ndata: ${data}\n\n`)
-    expect(a!.text).toBe(frames.join(''))
-    expect(b!.text).toBe(frames.join(''))
+    expect(a!.text).toBe(adapter.preamble + frames.join(''))
+    expect(b!.text).toBe(adapter.preamble + frames.join(''))
     let now = getMetrics()
     expect(delta(mark, now)).toEqual({
       ...NONE,
@@ -86,7 +92,7 @@ describe.each(adapters)('$name', (adapter) => {
     mark = now
     const c = await connect({ 'last-event-id': ids[0]! })
     await c.waitForEvents(2)
-    expect(c.text).toBe(frames.slice(1).join(''))
+    expect(c.text).toBe(adapter.preamble + frames.slice(1).join(''))
     now = getMetrics()
     expect(delta(mark, now)).toEqual({
       ...NONE,
@@ -102,7 +108,13 @@ describe.each(adapters)('$name', (adapter) => {
     await connect({ 'last-event-id': 'not-an-id' })
     await waitFor(() => channel.size === 4, 5000, 'four subscribers')
     now = getMetrics()
-    expect(delta(mark, now)).toEqual({ ...NONE, openStreams: 1, streamsOpened: 1, gaps: 1 })
+    expect(delta(mark, now)).toEqual({
+      ...NONE,
+      openStreams: 1,
+      streamsOpened: 1,
+      gaps: 1,
+      bytesWritten: preambleBytes,
+    })
 
     // A fifth is over maxSubscribers: refused, never opened.
     mark = now

@@ -97,13 +97,15 @@ describe.each(adapters)('$name', (adapter) => {
     const { response, reader } = await h.fetchSse(`${app.url}/corpus`)
     expect(response.status).toBe(200)
     const text = await reader.readToEnd()
-    // Frame by frame first, for a readable failure; then the whole body, byte for byte.
-    let offset = 0
+    // The preamble, then frame by frame, for a readable failure; then the whole body, byte
+    // for byte.
+    expect(text.slice(0, adapter.preamble.length), 'preamble').toBe(adapter.preamble)
+    let offset = adapter.preamble.length
     for (const c of CORPUS) {
       expect(text.slice(offset, offset + c.frame.length), c.name).toBe(c.frame)
       offset += c.frame.length
     }
-    expect(text).toBe(CORPUS.map((c) => c.frame).join(''))
+    expect(text).toBe(adapter.preamble + CORPUS.map((c) => c.frame).join(''))
   })
 
   it('gives every corpus payload back to an EventSource with line breaks read as LF', async () => {
@@ -136,6 +138,7 @@ describe.each(adapters)('$name', (adapter) => {
     const { reader } = await h.fetchSse(`${app.url}/named`)
     expect(await reader.readToEnd()).toBe(
       [
+        adapter.preamble,
         'event: update\nid: 7\ndata: {"v":1}\n\n',
         'data: plain\n\n',
         'event: update\ndata: no id\n\n',

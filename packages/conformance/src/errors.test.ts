@@ -37,7 +37,7 @@ describe.each(adapters)('$name', (adapter) => {
   async function stillServes(app: RunningApp) {
     const { response, reader } = await h.fetchSse(`${app.url}/ok`)
     expect(response.status).toBe(200)
-    expect(await reader.readToEnd()).toBe('data: fine\n\n')
+    expect(await reader.readToEnd()).toBe(`${adapter.preamble}data: fine\n\n`)
   }
 
   const ok = {
@@ -103,7 +103,7 @@ describe.each(adapters)('$name', (adapter) => {
     const { response, reader } = await h.fetchSse(`${app.url}/boom`)
     expect(response.status).toBe(200)
     const text = await reader.readToEnd()
-    expect(text).toBe('data: one\n\n')
+    expect(text).toBe(`${adapter.preamble}data: one\n\n`)
     expect(reader.done).toBe(true)
     if (family(adapter) === 'express') {
       // Express's documented way: an error middleware passes an error it cannot answer on to

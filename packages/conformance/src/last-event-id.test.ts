@@ -48,7 +48,7 @@ describe.each(adapters)('$name', (adapter) => {
   async function stillServes(url: string) {
     const { response, reader } = await h.fetchSse(`${url}/plain`)
     expect(response.status).toBe(200)
-    expect(await reader.readToEnd()).toBe('data: still here\n\n')
+    expect(await reader.readToEnd()).toBe(`${adapter.preamble}data: still here\n\n`)
   }
 
   it('treats an 8 KiB Last-Event-ID as an invalid gap and never echoes it', async () => {
@@ -63,7 +63,7 @@ describe.each(adapters)('$name', (adapter) => {
     expect(response.status).toBe(200)
     const text = await reader.readToEnd()
     const tag = store.append({ data: 'probe' }).split('-')[0]
-    expect(text).toBe(`id: ${tag}-1\ndata: ok\n\n`)
+    expect(text).toBe(`${adapter.preamble}id: ${tag}-1\ndata: ok\n\n`)
     expect([...response.headers.values()].filter((v) => v.includes('xxxxxxxx'))).toEqual([])
     expect(seen).toEqual([undefined])
     expect(gaps).toEqual([{ reason: 'invalid', lastEventId: 'x'.repeat(1024) }])
@@ -82,7 +82,7 @@ describe.each(adapters)('$name', (adapter) => {
     expect(response.status).toBe(200)
     const text = await reader.readToEnd()
     const tag = store.append({ data: 'probe' }).split('-')[0]
-    expect(text).toBe(`id: ${tag}-1\ndata: ok\n\n`)
+    expect(text).toBe(`${adapter.preamble}id: ${tag}-1\ndata: ok\n\n`)
     expect(reader.events).toEqual([{ id: `${tag}-1`, data: 'ok' }])
     expect(seen).toEqual([undefined])
     expect(gaps).toEqual([{ reason: 'invalid', lastEventId: injected }])
@@ -108,7 +108,7 @@ describe.each(adapters)('$name', (adapter) => {
     const bytes = await client.waitForBytes(isComplete)
     expect(parseHead(bytes).status).toBe(200)
     const tag = store.append({ data: 'probe' }).split('-')[0]
-    expect(rawBody(bytes)).toBe(`id: ${tag}-1\ndata: ok\n\n`)
+    expect(rawBody(bytes)).toBe(`${adapter.preamble}id: ${tag}-1\ndata: ok\n\n`)
     expect(bytes.includes(Buffer.from([0xff, 0xfe]))).toBe(false)
     expect(bytes.includes(Buffer.from('ÿþ', 'utf8'))).toBe(false)
     // HTTP header bytes are read as latin1: the value is a string, just not one of our ids.

@@ -62,8 +62,10 @@ describe.each(adapters)('$name', (adapter) => {
       { method: 'GET', path: '/events', options: { heartbeat: 50 }, handler: () => {} },
     ])
     const { reader } = await h.fetchSse(`${app.url}/events`)
-    const text = await reader.waitForText(6, 3000)
-    expect(text.slice(0, 6)).toBe(':\n\n:\n\n')
+    // Two heartbeats after the preamble (on the Web transport, itself a comment).
+    const first = `${adapter.preamble}:\n\n:\n\n`
+    const text = await reader.waitForText(first.length, 3000)
+    expect(text.slice(0, first.length)).toBe(first)
     expect(text).toBe(':\n\n'.repeat(text.length / 3))
     expect(reader.events).toEqual([])
   })
@@ -80,8 +82,9 @@ describe.each(adapters)('$name', (adapter) => {
       },
     ])
     const { reader } = await h.fetchSse(`${app.url}/events`)
-    const text = await reader.waitForText('data: first\n\n:\n\n'.length, 3000)
-    expect(text.slice(0, 'data: first\n\n:\n\n'.length)).toBe('data: first\n\n:\n\n')
+    const expected = `${adapter.preamble}data: first\n\n:\n\n`
+    const text = await reader.waitForText(expected.length, 3000)
+    expect(text.slice(0, expected.length)).toBe(expected)
   })
 
   it('turns non-string data into text with the serializer option', async () => {
@@ -99,7 +102,7 @@ describe.each(adapters)('$name', (adapter) => {
     ])
     const { reader } = await h.fetchSse(`${app.url}/events`)
     expect(await reader.readToEnd()).toBe(
-      'data: <{\ndata:  "a": [\ndata:   1\ndata:  ]\ndata: }>\n\ndata: as is\n\n',
+      `${adapter.preamble}data: <{\ndata:  "a": [\ndata:   1\ndata:  ]\ndata: }>\n\ndata: as is\n\n`,
     )
   })
 })

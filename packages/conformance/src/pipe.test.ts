@@ -46,7 +46,8 @@ describe.each(adapters)('$name', (adapter) => {
     const { reader } = await h.fetchSse(`${app.url}/chat`)
     const text = await reader.readToEnd()
     expect(text).toBe(
-      'data: Hello\n\ndata: ,\n\ndata:  world\n\ndata: !\n\ndata:  \n\ndata: \ndata: \n\n' +
+      adapter.preamble +
+        'data: Hello\n\ndata: ,\n\ndata:  world\n\ndata: !\n\ndata:  \n\ndata: \ndata: \n\n' +
         'data: Line two\n\ndata:  👋\n\ndata: \n\nevent: done\ndata: [DONE]\n\n',
     )
     expect(reader.events).toEqual([

@@ -56,7 +56,8 @@ describe.each(adapters)('$name', (adapter) => {
       { event: 'done', id: undefined, data: '[DONE]' },
     ])
     expect(raw).toBe(
-      'event: token\nid: 0\ndata: {"text":"TELL"}\n\nevent: token\nid: 1\ndata: {"text":"ME"}\n\n' +
+      adapter.preamble +
+        'event: token\nid: 0\ndata: {"text":"TELL"}\n\nevent: token\nid: 1\ndata: {"text":"ME"}\n\n' +
         'event: token\nid: 2\ndata: {"text":"A"}\n\nevent: token\nid: 3\ndata: {"text":"STORY"}\n\n' +
         'event: done\ndata: [DONE]\n\n',
     )

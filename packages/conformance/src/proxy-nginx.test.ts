@@ -43,7 +43,9 @@ describe.each(adapters)('$name behind nginx', (adapter) => {
     // The second event is only sent once the first has come through the proxy.
     expect(await client.reader.waitForEvents(1)).toEqual([{ id: '1', data: 'first' }])
     release()
-    expect(await client.reader.readToEnd()).toBe('id: 1\ndata: first\n\nid: 2\ndata: second\n\n')
+    expect(await client.reader.readToEnd()).toBe(
+      `${adapter.preamble}id: 1\ndata: first\n\nid: 2\ndata: second\n\n`,
+    )
   })
 
   test('the heartbeat keeps a quiet stream open past proxy_read_timeout', async () => {

@@ -85,7 +85,7 @@ describe.each(adapters)('$name', (adapter) => {
     const { reader } = await h.fetchSse(`${app.url}/job`, { headers: { 'last-event-id': first } })
     const tag = first.split('-')[0]
     expect(await reader.readToEnd()).toBe(
-      `event: e\nid: ${second}\ndata: two\ndata: lines\n\nid: ${tag}-3\ndata: live\n\n`,
+      `${adapter.preamble}event: e\nid: ${second}\ndata: two\ndata: lines\n\nid: ${tag}-3\ndata: live\n\n`,
     )
   })
 
@@ -115,11 +115,11 @@ describe.each(adapters)('$name', (adapter) => {
     const expired = await h.fetchSse(`${app.url}/job`, { headers: { 'last-event-id': old } })
     const tag = old.split('-')[0]
     expect(await expired.reader.readToEnd()).toBe(
-      `event: snapshot\nid: ${tag}-5\ndata: all of it\n\n`,
+      `${adapter.preamble}event: snapshot\nid: ${tag}-5\ndata: all of it\n\n`,
     )
     const unknown = await h.fetchSse(`${app.url}/job`, { headers: { 'last-event-id': 'zzzzzz-1' } })
     expect(await unknown.reader.readToEnd()).toBe(
-      `event: snapshot\nid: ${tag}-6\ndata: all of it\n\n`,
+      `${adapter.preamble}event: snapshot\nid: ${tag}-6\ndata: all of it\n\n`,
     )
     expect(gaps).toEqual([
       { reason: 'expired', lastEventId: old },

@@ -48,11 +48,15 @@ async function liveClients(adapter: (typeof adapters)[number], count: number) {
   return { app, channel, clients }
 }
 
-/** Every client saw `hello`, then one `retry:` within [min, max], then the end. */
+/**
+ * Every client saw its adapter's `preamble`, then `hello`, then one `retry:` within
+ * [min, max], then the end.
+ */
 async function expectRetriedEnd(
   clients: SseHttpClient[],
   min: number,
   max: number,
+  preamble: string,
 ): Promise<number[]> {
   const values: number[] = []
   for (const client of clients) {
@@ -62,7 +66,7 @@ async function expectRetriedEnd(
     const ms = client.retries[0]!
     expect(ms).toBeGreaterThanOrEqual(min)
     expect(ms).toBeLessThanOrEqual(max)
-    expect(client.text).toBe(`id: 1\ndata: hello\n\nretry: ${ms}\n\n`)
+    expect(client.text).toBe(`${preamble}id: 1\ndata: hello\n\nretry: ${ms}\n\n`)
     values.push(ms)
   }
   return values
@@ -74,7 +78,7 @@ describe.each(adapters)('$name', (adapter) => {
     expect(app.openStreams()).toBe(CLIENTS)
 
     await withTimeout(app.close({ retry: { ms: 2000, jitter: 3000 } }), 5000, 'app.close()')
-    const values = await expectRetriedEnd(clients, 2000, 5000)
+    const values = await expectRetriedEnd(clients, 2000, 5000, adapter.preamble)
     // 20 draws from 3001 values: a handful of repeats at most, never one value for all.
     expect(new Set(values).size).toBeGreaterThanOrEqual(10)
     expect(app.openStreams()).toBe(0)
@@ -84,7 +88,7 @@ describe.each(adapters)('$name', (adapter) => {
   it('uses 1 s plus up to 9 s of jitter when shutdown is given no retry', async () => {
     const { app, clients } = await liveClients(adapter, CLIENTS)
     await withTimeout(app.close(), 5000, 'app.close()')
-    const values = await expectRetriedEnd(clients, 1000, 10_000)
+    const values = await expectRetriedEnd(clients, 1000, 10_000, adapter.preamble)
     expect(new Set(values).size).toBeGreaterThanOrEqual(10)
   })
 })
@@ -94,10 +98,13 @@ describe('closeAllStreams()', () => {
     const before = getMetrics()
     const apps: App[] = []
     const clients: SseHttpClient[] = []
+    // Each adapter's clients with what their bodies start with.
+    const groups: { clients: SseHttpClient[]; preamble: string }[] = []
     for (const adapter of adapters) {
       const live = await liveClients(adapter, 3)
       apps.push(live.app)
       clients.push(...live.clients)
+      groups.push({ clients: live.clients, preamble: adapter.preamble })
     }
     // And a stream opened on plain node:http through core.
     const plain: EventStream[] = []
@@ -107,12 +114,15 @@ describe('closeAllStreams()', () => {
       void stream.send({ id: '1', data: 'hello' })
     })
     cleanup.add(() => server.close())
-    clients.push(...track(await openMany(server.url('/'), 2, 2)))
+    const plainClients = track(await openMany(server.url('/'), 2, 2))
+    clients.push(...plainClients)
+    groups.push({ clients: plainClients, preamble: '' })
     for (const client of clients) await client.waitForEvents(1)
     expect(getMetrics().openStreams - before.openStreams).toBe(adapters.length * 3 + 2)
 
     closeAllStreams({ retry: { ms: 500, jitter: 500 } })
-    await expectRetriedEnd(clients, 500, 1000)
+    for (const group of groups) await expectRetriedEnd(group.clients, 500, 1000, group.preamble)
+    expect(groups.flatMap((group) => group.clients)).toEqual(clients)
     expect(plain.every((s) => s.closed)).toBe(true)
     expect(apps.map((app) => app.openStreams())).toEqual(adapters.map(() => 0))
     expect(getMetrics().openStreams).toBe(before.openStreams)

@@ -26,7 +26,7 @@ describe.each(adapters)('$name', (adapter) => {
 
   async function pings(url: string) {
     const { reader } = await h.fetchSse(`${url}/ping`)
-    expect(await reader.readToEnd()).toBe('data: pong\n\n')
+    expect(await reader.readToEnd()).toBe(`${adapter.preamble}data: pong\n\n`)
   }
 
   it('drops a client that never reads once it is maxBufferedBytes behind, and serves others', async () => {

@@ -55,7 +55,7 @@ describe.each(adapters)('$name', (adapter) => {
     const response = await request(app.url).get('/private')
     expect(response.status).toBe(200)
     expect(response.headers['content-type']).toBe('text/event-stream; charset=utf-8')
-    expect(response.text).toBe('data: secret\n\n')
+    expect(response.text).toBe(`${adapter.preamble}data: secret\n\n`)
   })
 
   it("answers 503 with Retry-After beyond maxStreams when overLimit is 'reject'", async () => {

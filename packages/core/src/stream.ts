@@ -418,6 +418,8 @@ export class EventStream implements TransportListener, Beating, Closable {
     let preamble = ''
     if (o.padding > 0) preamble += encodePadding(o.padding)
     if (o.retry !== undefined) preamble += encodeRetry(pickRetry(o.retry))
+    // Some runtimes send a Web Response's headers with its first bytes only.
+    if (preamble === '' && t.headersWaitForBody) preamble = encodeComment()
     if (preamble !== '') this._write(toBytes(preamble))
     else this.#hb?.touch(this, Date.now())
     const held = this.#held

@@ -32,6 +32,8 @@ type AnyResponse = {
 /** Writes a stream to a Node `ServerResponse` (node:http, Express, Fastify, HTTP/2 compat). */
 export class NodeTransport implements Transport {
   readonly httpVersionMajor: number
+  /** `flushHeaders()` sends them at open. */
+  readonly headersWaitForBody = false
   readonly #res: AnyResponse
   #listener: TransportListener | undefined
   readonly #onStart: (() => void) | undefined

@@ -60,7 +60,7 @@ describe('Web transport', () => {
     expect(response.status).toBe(200)
     expect(stream.closed).toBe(false)
     gate.resolve()
-    expect(await response.text()).toBe('data: late\n\n')
+    expect(await response.text()).toBe(':\n\ndata: late\n\n')
   })
 
   it('writes exact frames into the body', async () => {
@@ -73,6 +73,22 @@ describe('Web transport', () => {
     expect(await response.text()).toBe(
       `:  \n\nretry: 100\n\nevent: greet\nid: a-1\ndata: hi\ndata: there\n\ndata: {"n":1}\n\n:\n\n`,
     )
+  })
+
+  it('starts with a comment so that runtimes that hold headers until the first body bytes send them at open', async () => {
+    // Bun sends a streamed Response's headers together with its first body bytes only, so
+    // the body starts at open, before any event: a comment when there is no other preamble.
+    const bare = await open({ heartbeat: false })
+    const bareReader = read(bare.response)
+    expect(await bareReader.waitForText(3)).toBe(':\n\n')
+    bare.stream.close()
+    expect(await bareReader.readToEnd()).toBe(':\n\n')
+    // With a retry (or padding) preamble, that is the first bytes: no extra comment.
+    const retry = await open({ heartbeat: false, retry: 1000 })
+    const retryReader = read(retry.response)
+    expect(await retryReader.waitForText(13)).toBe('retry: 1000\n\n')
+    retry.stream.close()
+    expect(await retryReader.readToEnd()).toBe('retry: 1000\n\n')
   })
 
   it('adds the headers option, keeps every Set-Cookie, and cannot replace Content-Type', async () => {
@@ -218,7 +234,7 @@ describe('Web transport', () => {
       throw failure
     })
     expect(response.status).toBe(200)
-    expect(await response.text()).toBe('data: before\n\n')
+    expect(await response.text()).toBe(':\n\ndata: before\n\n')
     await waitFor(() => onError.mock.calls.length > 0)
     expect(onError).toHaveBeenCalledWith(failure, stream)
     expect(stream.closed).toBe(true)

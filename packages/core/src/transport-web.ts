@@ -14,6 +14,8 @@ const HIGH_WATER_MARK = 64 * 1024
  */
 export class WebTransport implements Transport {
   readonly httpVersionMajor = 1
+  /** A runtime may hold a streamed Response's headers until its first chunk (Bun does). */
+  readonly headersWaitForBody = true
   readonly response: Promise<Response>
   #resolve!: (response: Response) => void
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined

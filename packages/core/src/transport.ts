@@ -18,6 +18,12 @@ export interface Transport {
   readonly httpVersionMajor: number
   /** Bytes accepted but not yet handed to the client. */
   readonly buffered: number
+  /**
+   * True when the headers only leave with the first body bytes (a Web `Response` on Bun,
+   * for one): the stream then opens with a comment, so that the client sees the headers
+   * before the first event.
+   */
+  readonly headersWaitForBody: boolean
   /** Starts listening for drain and client close. */
   attach(listener: TransportListener): void
   /** Sends the status line and headers at once. Called exactly once. */

@@ -42,6 +42,10 @@ async function stream(url: string, init?: RequestInit): Promise<SseFetch> {
 }
 
 describe.each(['node', 'web'] as const)('%s transport', (transport) => {
+  // With no padding or retry, the Web transport opens the body with a comment (a runtime
+  // such as Bun sends the headers with the first body bytes only); Node flushes headers.
+  const preamble = transport === 'web' ? ':\n\n' : ''
+
   it('opens a stream with c.sse(handler) after app.use(sse())', async () => {
     const app = new Hono()
     app.use(sse({ heartbeat: false }))
@@ -55,7 +59,7 @@ describe.each(['node', 'web'] as const)('%s transport', (transport) => {
     const { response, reader } = await stream(`${url}/events`)
     expect(response.status).toBe(200)
     expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
-    expect(await reader.readToEnd()).toBe('event: hello\ndata: {"path":"/events"}\n\n')
+    expect(await reader.readToEnd()).toBe(`${preamble}event: hello\ndata: {"path":"/events"}\n\n`)
   })
 
   it('types and runs c.var.sse in a Hono<SseEnv> app, with per-call options', async () => {
@@ -113,7 +117,7 @@ describe.each(['node', 'web'] as const)('%s transport', (transport) => {
     await new Promise((resolve) => setImmediate(resolve))
     expect(reader.done).toBe(false)
     gate.resolve()
-    expect(await reader.readToEnd()).toBe('data: first\n\ndata: second\n\n')
+    expect(await reader.readToEnd()).toBe(`${preamble}data: first\n\ndata: second\n\n`)
     expect(reader.error).toBe(undefined)
   })
 
@@ -133,7 +137,7 @@ describe.each(['node', 'web'] as const)('%s transport', (transport) => {
     expect(response.headers.get('access-control-allow-origin')).toBe('https://example.test')
     expect(response.headers.getSetCookie()).toEqual(['a=1; Path=/', 'b=2; Path=/'])
     expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
-    expect(await reader.readToEnd()).toBe('')
+    expect(await reader.readToEnd()).toBe(preamble)
   })
 
   it('notices a client disconnect: the stream closes, its signal aborts, nothing stays open', async () => {

@@ -10,6 +10,8 @@ import type { Transport, TransportListener } from '../transport.js'
 export class MemoryTransport implements Transport {
   readonly httpVersionMajor: number
   readonly highWaterMark: number
+  /** Like the Node transport: headers can be sent at open, without body bytes. */
+  readonly headersWaitForBody = false
   status: number | undefined
   headers: Record<string, string | readonly string[]> | undefined
   readonly chunks: Uint8Array[] = []

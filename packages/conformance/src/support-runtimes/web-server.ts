@@ -1,0 +1,66 @@
+/**
+ * The Web path on a runtime other than Node (run by Bun in runtime-bun.test.ts): core's
+ * `createEventStreamResponse` and Hono's `sseRoute`, served with the runtime's own server.
+ * Prints `{"port":N}` once it listens.
+ */
+
+import { Hono } from 'hono'
+import {
+  createChannel,
+  createEventStreamResponse,
+  getMetrics,
+  MemoryEventStore,
+} from '../../../core/src/index.js'
+import { sseRoute } from '../../../hono/src/index.js'
+
+declare const Bun: {
+  serve(options: {
+    port: number
+    hostname: string
+    fetch: (request: Request) => Response | Promise<Response>
+  }): { port: number }
+}
+
+const news = createChannel({ event: 'news', store: new MemoryEventStore() })
+
+const app = new Hono()
+app.get(
+  '/hono',
+  sseRoute(async (stream) => {
+    await stream.send({ event: 'greeting', id: 'h1', data: 'hello from hono\non two lines' })
+    stream.close()
+  }),
+)
+app.get(
+  '/news',
+  sseRoute(async (stream) => {
+    await news.subscribe(stream)
+  }),
+)
+app.post('/publish', async (c) => c.json({ id: await news.publish(await c.req.json()) }))
+app.get('/metrics', (c) => c.json(getMetrics()))
+
+const server = Bun.serve({
+  port: 0,
+  hostname: '127.0.0.1',
+  fetch(request) {
+    if (new URL(request.url).pathname === '/core') {
+      return createEventStreamResponse(
+        request,
+        async (stream) => {
+          async function* tokens() {
+            yield 'Server'
+            yield 'Sent'
+            yield { kind: 'Events' }
+          }
+          await stream.pipe(tokens())
+          await stream.send({ event: 'done', data: '[DONE]' })
+          stream.close()
+        },
+        { retry: 1500 },
+      )
+    }
+    return app.fetch(request)
+  },
+})
+console.log(JSON.stringify({ port: server.port }))
