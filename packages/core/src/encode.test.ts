@@ -1,6 +1,14 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { encode, encodeComment, encodePadding, encodeRetry, isSseEvent } from './encode.js'
+import {
+  encode,
+  encodeComment,
+  encodePadding,
+  encodeRetry,
+  isSseEvent,
+  toBytes,
+  utf8Length,
+} from './encode.js'
 import { SseTypeError } from './errors.js'
 import { parseSse } from './test-utils/index.js'
 
@@ -292,5 +300,30 @@ describe('isSseEvent', () => {
     expect(isSseEvent([1])).toBe(false)
     expect(isSseEvent('data')).toBe(false)
     expect(isSseEvent(null)).toBe(false)
+  })
+})
+
+describe('toBytes', () => {
+  it('gives every frame bytes of its own, that later frames never overwrite', () => {
+    const frames = Array.from({ length: 3000 }, (_, i) =>
+      i % 500 === 0 ? `data: ${'é'.repeat(2000)} ${i}\n\n` : `data: ${i} ✓ 😀\n\n`,
+    )
+    const bytes = frames.map(toBytes)
+    const decoder = new TextDecoder()
+    expect(bytes.map((b) => decoder.decode(b))).toEqual(frames)
+    expect(bytes.map((b) => b.byteLength)).toEqual(
+      frames.map((f) => new TextEncoder().encode(f).byteLength),
+    )
+  })
+})
+
+describe('utf8Length', () => {
+  it('gives the UTF-8 byte length of any well-formed string, as TextEncoder does', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme' }), (text) => {
+        expect(utf8Length(text)).toBe(new TextEncoder().encode(text).byteLength)
+      }),
+    )
+    expect(utf8Length('a é ✓ 😀')).toBe(new TextEncoder().encode('a é ✓ 😀').byteLength)
   })
 })

@@ -140,3 +140,27 @@ const utf8 = new TextEncoder()
 export function toBytes(frame: string): Uint8Array {
   return utf8.encode(frame)
 }
+
+/** What a transport writes: a frame's text (one stream) or its bytes (shared by many). */
+export type Chunk = string | Uint8Array
+
+/**
+ * The UTF-8 length of a string, without encoding it: a stream's own frames go to Node as
+ * text (encoded in C++ as they are written), yet the bytes still count in the metrics.
+ * A lone surrogate counts 2 (it is written as the 3 bytes of U+FFFD; close enough).
+ */
+export function utf8Length(text: string): number {
+  let bytes = text.length
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x80) continue
+    // 2 bytes below U+0800; a surrogate pair is 4 bytes for 2 units; else 3.
+    bytes += c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 1 : 2
+  }
+  return bytes
+}
+
+/** The byte length of a chunk. */
+export function chunkLength(chunk: Chunk): number {
+  return typeof chunk === 'string' ? utf8Length(chunk) : chunk.byteLength
+}

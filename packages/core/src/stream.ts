@@ -1,4 +1,6 @@
 import {
+  type Chunk,
+  chunkLength,
   encodeComment,
   encodePadding,
   encodeRetry,
@@ -6,7 +8,6 @@ import {
   isSseEvent,
   type SseEvent,
   serializeData,
-  toBytes,
 } from './encode.js'
 import { reportUnhandled, SseError } from './errors.js'
 import { streamHeaders } from './headers.js'
@@ -24,7 +25,7 @@ const CLOSED = 2
 
 const TRUE = Promise.resolve(true)
 const FALSE = Promise.resolve(false)
-const HEARTBEAT = toBytes(encodeComment())
+const HEARTBEAT = encodeComment()
 
 /** How a stream was started; built by the transports. */
 export interface StreamInit {
@@ -39,7 +40,7 @@ export interface StreamInit {
 /** An event waiting for a replay to finish, with the id it was stored under. */
 interface Queued {
   id: string
-  bytes: Uint8Array
+  frame: string
 }
 
 /**
@@ -60,7 +61,7 @@ export class EventStream implements TransportListener, Beating, Closable {
   readonly #context: unknown
   #state: 0 | 1 | 2 = PENDING
   #holds = 0
-  #held: Uint8Array[] | undefined
+  #held: Chunk[] | undefined
   #heldBytes = 0
   #abort: AbortController | undefined
   #closeFns: Set<() => void> | undefined
@@ -141,14 +142,14 @@ export class EventStream implements TransportListener, Beating, Closable {
     const frame = encodeText(text, ev?.event, ev?.id, ev?.retry)
     if (this.#state === CLOSED) return FALSE
     counters.eventsSent++
-    return this.#accepted(this._write(toBytes(frame)))
+    return this.#accepted(this._write(frame))
   }
 
   /** Sends a comment (ignored by clients; useful as a manual keep-alive or for debugging). */
   comment(text = ''): Promise<boolean> {
     const frame = encodeComment(text)
     if (this.#state === CLOSED) return FALSE
-    return this.#accepted(this._write(toBytes(frame)))
+    return this.#accepted(this._write(frame))
   }
 
   /**
@@ -215,11 +216,14 @@ export class EventStream implements TransportListener, Beating, Closable {
     this.#finish()
   }
 
-  /** @internal Channels use this to write pre-encoded bytes shared by every subscriber. */
-  _write(chunk: Uint8Array, now?: number): boolean {
+  /**
+   * @internal Writes a frame: its text, or (from a channel) bytes shared by every
+   * subscriber. `now` saves a clock read per subscriber in a broadcast.
+   */
+  _write(chunk: Chunk, now?: number): boolean {
     if (this.#state === OPEN) {
       const ok = this.#transport.write(chunk)
-      counters.bytesWritten += chunk.byteLength
+      counters.bytesWritten += chunkLength(chunk)
       this.#hb?.touch(this, now ?? Date.now())
       if (!ok && this.#transport.buffered > this.#options.maxBufferedBytes) {
         this.#dropSlow()
@@ -235,7 +239,7 @@ export class EventStream implements TransportListener, Beating, Closable {
     // Held by an authorize decision: keep the bytes until the stream opens or is refused.
     this.#held ??= []
     this.#held.push(chunk)
-    this.#heldBytes += chunk.byteLength
+    this.#heldBytes += chunkLength(chunk)
     if (this.#heldBytes > this.#options.maxBufferedBytes) this.#dropSlow()
     return false
   }
@@ -294,7 +298,7 @@ export class EventStream implements TransportListener, Beating, Closable {
     const t = this.#transport
     if (why === 'limit' && this.#options.overLimit === 'retry') {
       t.open(200, streamHeaders(t.httpVersionMajor, this.#options.headers))
-      t.write(toBytes(encodeRetry(pickRetry(this.#options.limitRetry))))
+      t.write(encodeRetry(pickRetry(this.#options.limitRetry)))
     } else {
       const status =
         why === 'limit' ? 503 : why === 'unauthorized' ? 401 : why === 'forbidden' ? 403 : 500
@@ -308,7 +312,7 @@ export class EventStream implements TransportListener, Beating, Closable {
         headers['retry-after'] = String(Math.ceil(pickRetry(this.#options.limitRetry) / 1000))
       }
       t.open(status, headers)
-      t.write(toBytes(STATUS_TEXT[status] ?? 'Error'))
+      t.write(STATUS_TEXT[status] ?? 'Error')
     }
     t.end()
     this.#finish()
@@ -341,7 +345,7 @@ export class EventStream implements TransportListener, Beating, Closable {
       this.#holds = 0
       this.#open()
     }
-    this._write(toBytes(encodeRetry(pickRetry(retry))))
+    this._write(encodeRetry(pickRetry(retry)))
     if (this.#state === OPEN) this.#end()
   }
 
@@ -420,7 +424,7 @@ export class EventStream implements TransportListener, Beating, Closable {
     if (o.retry !== undefined) preamble += encodeRetry(pickRetry(o.retry))
     // Some runtimes send a Web Response's headers with its first bytes only.
     if (preamble === '' && t.headersWaitForBody) preamble = encodeComment()
-    if (preamble !== '') this._write(toBytes(preamble))
+    if (preamble !== '') this._write(preamble)
     else this.#hb?.touch(this, Date.now())
     const held = this.#held
     if (held !== undefined) {
@@ -461,13 +465,13 @@ export class EventStream implements TransportListener, Beating, Closable {
 
   #deliverStored(ev: StoredEvent): Promise<boolean> {
     if (this.#state === CLOSED) return FALSE
-    const bytes = toBytes(encodeText(ev.data, ev.event, ev.id, ev.retry))
+    const frame = encodeText(ev.data, ev.event, ev.id, ev.retry)
     counters.eventsSent++
     if (this.#replayQueue !== undefined) {
-      this.#replayQueue.push({ id: ev.id, bytes })
+      this.#replayQueue.push({ id: ev.id, frame })
       return TRUE
     }
-    return this.#accepted(this._write(bytes))
+    return this.#accepted(this._write(frame))
   }
 
   async #replay(): Promise<void> {
@@ -485,8 +489,8 @@ export class EventStream implements TransportListener, Beating, Closable {
           for (const ev of result.events) {
             seen.add(ev.id)
             counters.eventsReplayed++
-            const bytes = toBytes(encodeText(ev.data, ev.event, ev.id, ev.retry))
-            if (!this._write(bytes) && !(await this.#accepted(false))) return
+            const frame = encodeText(ev.data, ev.event, ev.id, ev.retry)
+            if (!this._write(frame) && !(await this.#accepted(false))) return
           }
         }
       } catch (error) {
@@ -506,7 +510,7 @@ export class EventStream implements TransportListener, Beating, Closable {
       const q = queue[i]!
       // Appended after the replay began but already in it: skip, so it arrives once.
       if (seen.has(q.id)) continue
-      if (!this._write(q.bytes) && !(await this.#accepted(false))) return
+      if (!this._write(q.frame) && !(await this.#accepted(false))) return
     }
     this.#replayQueue = undefined
     if (gap !== undefined) {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
+import type { Chunk } from './encode.js'
 import { SseError } from './errors.js'
 import { queryParam } from './last-event-id.js'
 import { type ResolvedOptions, resolveOptions, type StreamOptions } from './options.js'
@@ -16,7 +17,7 @@ export type NodeResponse = ServerResponse | Http2ServerResponse
 type AnyResponse = {
   writeHead(status: number, headers: Record<string, string | readonly string[]>): unknown
   flushHeaders?(): void
-  write(chunk: Uint8Array): boolean
+  write(chunk: Uint8Array | string): boolean
   end(): unknown
   destroy(error?: Error): unknown
   on(event: string, fn: () => void): unknown
@@ -83,7 +84,8 @@ export class NodeTransport implements Transport {
     this.#onStart?.()
   }
 
-  write(chunk: Uint8Array): boolean {
+  write(chunk: Chunk): boolean {
+    // Text goes as is: Node encodes it in C++ while writing, with no buffer of ours.
     if (this.#taken) return true
     return this.#res.write(chunk)
   }

@@ -1,3 +1,4 @@
+import { type Chunk, toBytes } from './encode.js'
 import { reportUnhandled } from './errors.js'
 import { toWebHeaders } from './headers.js'
 import { queryParam } from './last-event-id.js'
@@ -63,10 +64,10 @@ export class WebTransport implements Transport {
     this.#resolve(new Response(body, { status, headers: web }))
   }
 
-  write(chunk: Uint8Array): boolean {
+  write(chunk: Chunk): boolean {
     const controller = this.#controller
     if (controller === undefined) return false
-    controller.enqueue(chunk)
+    controller.enqueue(typeof chunk === 'string' ? toBytes(chunk) : chunk)
     return (controller.desiredSize ?? 0) > 0
   }
 

@@ -1,3 +1,4 @@
+import type { Chunk } from './encode.js'
 import type { ResolvedOptions } from './options.js'
 import type { StreamGroup } from './registry.js'
 
@@ -28,8 +29,11 @@ export interface Transport {
   attach(listener: TransportListener): void
   /** Sends the status line and headers at once. Called exactly once. */
   open(status: number, headers: Record<string, string | readonly string[]>): void
-  /** Writes bytes; returns false when the transport is over its high-water mark. */
-  write(chunk: Uint8Array): boolean
+  /**
+   * Writes a frame, as text (one stream's own) or bytes (a broadcast's, shared by every
+   * subscriber; never modify them). Returns false when over the high-water mark.
+   */
+  write(chunk: Chunk): boolean
   /** Ends the response after what is buffered, and stops listening. */
   end(): void
   /** Drops the connection and whatever is buffered for it, and stops listening. */

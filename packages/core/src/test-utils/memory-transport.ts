@@ -1,3 +1,4 @@
+import type { Chunk } from '../encode.js'
 import { resolveOptions, type StreamOptions } from '../options.js'
 import { EventStream } from '../stream.js'
 import type { Transport, TransportListener } from '../transport.js'
@@ -53,9 +54,11 @@ export class MemoryTransport implements Transport {
     this.headers = headers
   }
 
-  write(chunk: Uint8Array): boolean {
+  write(written: Chunk): boolean {
     if (this.ended || this.aborted) throw new Error('MemoryTransport: write after end')
     if (this.status === undefined) throw new Error('MemoryTransport: write before open')
+    // Text (a stream's own frame) is kept as its bytes, as a socket would carry them.
+    const chunk = typeof written === 'string' ? new TextEncoder().encode(written) : written
     this.chunks.push(chunk)
     this.#text += this.#decoder.decode(chunk, { stream: true })
     if (this.highWaterMark === Number.POSITIVE_INFINITY) return true
