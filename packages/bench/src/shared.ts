@@ -1,0 +1,61 @@
+/**
+ * What every target serves and the client expects: the same event, byte for byte (up to
+ * the spelling of the field separators, see the README), and the same routes.
+ */
+import { once } from 'node:events'
+import type { Server } from 'node:http'
+
+/** The event's payload: serialized by each library as its users would have it serialized. */
+export const DATA = { symbol: 'ACME', price: 101.25 }
+export const EVENT = 'tick'
+export const ID = '42'
+/** The frame every target produces (59 bytes); the floor writes exactly these bytes. */
+export const FRAME = `event: ${EVENT}\nid: ${ID}\ndata: ${JSON.stringify(DATA)}\n\n`
+
+/** The response headers the hand-written targets send. */
+export const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  connection: 'keep-alive',
+}
+
+/** A target's server process reports these through `Hooks`. */
+export interface Hooks {
+  /** Called by `/stream` handlers just before their first send. */
+  streamStarted(): void
+}
+
+/**
+ * A running target. It serves `GET /events` (joins the broadcast; stays open) and
+ * `GET /stream?n=K` (sends K events to this one client, honouring backpressure).
+ */
+export interface Running {
+  port: number
+  /** Sends one event to every `/events` client. */
+  publish(): void
+  /** `/events` clients that `publish` reaches right now. */
+  subscribers(): number
+}
+
+export type Start = (hooks: Hooks) => Promise<Running>
+
+/** Listens on a loopback port chosen by the system, with room for 1,000 connects at once. */
+export async function listen(server: Server): Promise<number> {
+  server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 })
+  await once(server, 'listening')
+  const address = server.address()
+  if (address === null || typeof address === 'string') throw new Error('no TCP address')
+  return address.port
+}
+
+/** The `n` query parameter of `/stream?n=K`. */
+export function streamCount(url: string | undefined): number {
+  const n = Number(new URL(url ?? '/', 'http://x').searchParams.get('n'))
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`bad /stream count in ${url}`)
+  return n
+}
+
+/** Monotonic time in nanoseconds, comparable between processes on one machine (CLOCK_MONOTONIC). */
+export function now(): number {
+  return Number(process.hrtime.bigint())
+}

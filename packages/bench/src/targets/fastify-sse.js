@@ -1,0 +1,35 @@
+/**
+ * @fastify/sse (the Fastify team's plugin) on Fastify 5. Plain JavaScript on purpose: its
+ * `FastifyReply.sse` declaration and @ssekit/fastify's cannot both be in one TypeScript
+ * program. It has no broadcast: open replies are kept in a Set and sent to one by one.
+ */
+import fastifySse from '@fastify/sse'
+import Fastify from 'fastify'
+import { DATA, EVENT, ID, streamCount } from '../shared.ts'
+
+/** @type {import('../shared.ts').Start} */
+export const start = async (hooks) => {
+  const streams = new Set()
+  const app = Fastify()
+  await app.register(fastifySse)
+  app.get('/events', { sse: 'only' }, async (_request, reply) => {
+    reply.sse.keepAlive()
+    reply.sse.sendHeaders()
+    const stream = reply.sse
+    streams.add(stream)
+    stream.onClose(() => streams.delete(stream))
+  })
+  app.get('/stream', { sse: 'only' }, async (request, reply) => {
+    const n = streamCount(request.url)
+    hooks.streamStarted()
+    for (let i = 0; i < n; i++) await reply.sse.send({ event: EVENT, id: ID, data: DATA })
+  })
+  await app.listen({ port: 0, host: '127.0.0.1', backlog: 4096 })
+  return {
+    port: app.server.address().port,
+    publish() {
+      for (const stream of streams) void stream.send({ event: EVENT, id: ID, data: DATA })
+    },
+    subscribers: () => streams.size,
+  }
+}
