@@ -30,3 +30,16 @@ export function queryParam(url: string | undefined, name: string): string | unde
     return undefined
   }
 }
+
+/**
+ * The raw Last-Event-ID of a request: its header, else (when `query` names one) that query
+ * parameter of `url`, which EventSource polyfills use. Undefined when neither is there.
+ */
+export function requestLastEventId(
+  header: string | string[] | null | undefined,
+  url: string | undefined,
+  query: string | false,
+): string | undefined {
+  if (typeof header === 'string' && header !== '') return header
+  return query === false ? undefined : queryParam(url, query)
+}

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Chunk } from './encode.js'
 import { SseError } from './errors.js'
-import { queryParam } from './last-event-id.js'
+import { requestLastEventId } from './last-event-id.js'
 import { type ResolvedOptions, resolveOptions, type StreamOptions } from './options.js'
 import { EventStream } from './stream.js'
 import type { OpenInit, Transport, TransportListener } from './transport.js'
@@ -117,18 +117,14 @@ export class NodeTransport implements Transport {
   }
 }
 
-/** The Last-Event-ID of a Node request: the header, else the configured query parameter. */
-export function nodeLastEventId(req: NodeRequest, options: ResolvedOptions): string | undefined {
-  const header = req.headers['last-event-id']
-  if (typeof header === 'string' && header !== '') return header
-  if (options.lastEventIdQuery === false) return undefined
-  return queryParam(req.url, options.lastEventIdQuery)
-}
-
 /** For adapters: opens a stream on a Node response with options resolved at registration. */
 export function openNodeStream(req: NodeRequest, res: NodeResponse, init: OpenInit): EventStream {
   return new EventStream(new NodeTransport(req, res, init.onStart), init.options, {
-    lastEventId: nodeLastEventId(req, init.options),
+    lastEventId: requestLastEventId(
+      req.headers['last-event-id'],
+      req.url,
+      init.options.lastEventIdQuery,
+    ),
     context: init.context,
     group: init.group,
   })

@@ -1,7 +1,7 @@
 import { type Chunk, toBytes } from './encode.js'
 import { reportUnhandled } from './errors.js'
 import { toWebHeaders } from './headers.js'
-import { queryParam } from './last-event-id.js'
+import { requestLastEventId } from './last-event-id.js'
 import { type ResolvedOptions, resolveOptions, type StreamOptions } from './options.js'
 import { EventStream } from './stream.js'
 import type { OpenInit, Transport, TransportListener } from './transport.js'
@@ -115,20 +115,6 @@ export class WebTransport implements Transport {
   }
 }
 
-/** The Last-Event-ID of a Web request: the header, else the configured query parameter. */
-export function webLastEventId(request: Request, options: ResolvedOptions): string | undefined {
-  const header = request.headers.get('last-event-id')
-  if (header !== null && header !== '') return header
-  if (options.lastEventIdQuery === false) return undefined
-  return queryParam(request.url, options.lastEventIdQuery)
-}
-
-/** A handler that fills a stream; runs as soon as the stream exists. */
-export type StreamHandler<Args extends unknown[] = []> = (
-  stream: EventStream,
-  ...args: Args
-) => void | Promise<void>
-
 /**
  * For adapters: opens a stream whose body is a Web `Response`, runs `handler` with it, and
  * resolves the response once the stream opens (or is refused).
@@ -140,7 +126,11 @@ export function openWebStream(
 ): Promise<Response> {
   const transport = new WebTransport(request.signal)
   const stream = new EventStream(transport, init.options, {
-    lastEventId: webLastEventId(request, init.options),
+    lastEventId: requestLastEventId(
+      request.headers.get('last-event-id'),
+      request.url,
+      init.options.lastEventIdQuery,
+    ),
     context: init.context,
     group: init.group,
   })
