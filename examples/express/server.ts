@@ -2,8 +2,6 @@
  * The Express example: `app.use(sse())` gives every response `res.sse()`. The page at `/`
  * opens three EventSources: the clock, the notifications, and a generated answer.
  */
-import { once } from 'node:events'
-import type { AddressInfo } from 'node:net'
 import {
   answer,
   createDashboard,
@@ -11,6 +9,7 @@ import {
   noticeText,
   page,
 } from '@ssekit/example-shared'
+import { listening, type Running } from '@ssekit/example-shared/run'
 import { sse } from '@ssekit/express'
 import express, { type Express } from 'express'
 
@@ -71,21 +70,8 @@ export interface StartOptions extends DashboardOptions {
 }
 
 /** Starts the example; resolves once it listens, with its URL and a graceful `close()`. */
-export async function start(options: StartOptions = {}) {
+export async function start(options: StartOptions = {}): Promise<Running> {
   const { port = 3000, host, ...rest } = options
   const { app, close } = createApp(rest)
-  const server = host === undefined ? app.listen(port) : app.listen(port, host)
-  await once(server, 'listening')
-  const address = server.address() as AddressInfo
-  return {
-    url: `http://localhost:${address.port}`,
-    server,
-    /** Ends the streams first (or the server would wait for them), then the server. */
-    async close() {
-      close()
-      await new Promise<void>((resolve, reject) =>
-        server.close((error) => (error ? reject(error) : resolve())),
-      )
-    },
-  }
+  return listening(host === undefined ? app.listen(port) : app.listen(port, host), close)
 }

@@ -1,20 +1,5 @@
 /** `pnpm start`: the example on $PORT (default 3001), until Ctrl-C. */
+import { runUntilSignal } from '@ssekit/example-shared/run'
 import { start } from './server.js'
 
-const app = await start({ port: Number(process.env.PORT ?? 3001) })
-console.log(`ssekit Fastify example: ${app.url}`)
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.log(`${signal}: closing the streams and the server`)
-    // Should something still hold the server open, do not wait for ever.
-    setTimeout(() => process.exit(1), 5000).unref()
-    app.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error(error)
-        process.exit(1)
-      },
-    )
-  })
-}
+runUntilSignal('Fastify', await start({ port: Number(process.env.PORT ?? 3001) }))

@@ -3,9 +3,7 @@
  * streams are written to the Node response directly. The page at `/` opens three
  * EventSources: the clock, the notifications, and a generated answer.
  */
-import { once } from 'node:events'
 import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import {
   answer,
@@ -14,6 +12,7 @@ import {
   noticeText,
   page,
 } from '@ssekit/example-shared'
+import { listening, type Running } from '@ssekit/example-shared/run'
 import { sse } from '@ssekit/hono'
 import { Hono } from 'hono'
 
@@ -74,23 +73,11 @@ export interface StartOptions extends DashboardOptions {
 }
 
 /** Starts the example; resolves once it listens, with its URL and a graceful `close()`. */
-export async function start(options: StartOptions = {}) {
+export async function start(options: StartOptions = {}): Promise<Running> {
   const { port = 3002, host, ...rest } = options
   const { app, close } = createApp(rest)
   const server = serve(
     host === undefined ? { fetch: app.fetch, port } : { fetch: app.fetch, port, hostname: host },
   ) as Server
-  await once(server, 'listening')
-  const address = server.address() as AddressInfo
-  return {
-    url: `http://localhost:${address.port}`,
-    server,
-    /** Ends the streams first (or the server would wait for them), then the server. */
-    async close() {
-      close()
-      await new Promise<void>((resolve, reject) =>
-        server.close((error) => (error ? reject(error) : resolve())),
-      )
-    },
-  }
+  return listening(server, close)
 }
