@@ -14,22 +14,23 @@ const HTTP1_ONLY = new Set(['connection', 'transfer-encoding', 'keep-alive', 'up
 
 /**
  * The response headers of an event stream, lower-cased, ready for `writeHead` or
- * `new Headers()`: the SSE headers, then the user's, then `Connection: keep-alive` on
- * HTTP/1.x only. A user header cannot replace `Content-Type`.
+ * `new Headers()`: the SSE headers, then the user's, then `Connection` when the transport
+ * sends one (`undefined` on HTTP/2, and on Web responses, whose runtime owns it; the
+ * user's connection-specific headers are then dropped too). A user header cannot replace
+ * `Content-Type`.
  */
 export function streamHeaders(
-  httpVersionMajor: number,
+  connection: 'keep-alive' | 'close' | undefined,
   extra: HeaderValues,
 ): Record<string, string | readonly string[]> {
   const headers: Record<string, string | readonly string[]> = { ...SSE_HEADERS }
-  const http1 = httpVersionMajor < 2
   for (const name in extra) {
     const lower = name.toLowerCase()
     if (lower === 'content-type') continue
-    if (!http1 && HTTP1_ONLY.has(lower)) continue
+    if (connection === undefined && HTTP1_ONLY.has(lower)) continue
     headers[lower] = extra[name] as string | readonly string[]
   }
-  if (http1) headers.connection = 'keep-alive'
+  if (connection !== undefined) headers.connection = connection
   return headers
 }
 

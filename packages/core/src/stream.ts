@@ -297,7 +297,7 @@ export class EventStream implements TransportListener, Beating, Closable {
     this.#held = undefined
     const t = this.#transport
     if (why === 'limit' && this.#options.overLimit === 'retry') {
-      t.open(200, streamHeaders(t.httpVersionMajor, this.#options.headers))
+      t.open(200, streamHeaders(t.connection, this.#options.headers))
       t.write(encodeRetry(pickRetry(this.#options.limitRetry)))
     } else {
       const status =
@@ -305,7 +305,7 @@ export class EventStream implements TransportListener, Beating, Closable {
       // The user's headers (CORS, say) go on refusals too: a cross-origin client that cannot
       // read the status cannot tell a refusal from a network error, and keeps retrying.
       const headers: Record<string, string | readonly string[]> = {
-        ...streamHeaders(t.httpVersionMajor, this.#options.headers),
+        ...streamHeaders(t.connection, this.#options.headers),
         'content-type': 'text/plain; charset=utf-8',
       }
       if (status === 503) {
@@ -417,7 +417,7 @@ export class EventStream implements TransportListener, Beating, Closable {
     counters.streamsOpened++
     const t = this.#transport
     const o = this.#options
-    t.open(200, streamHeaders(t.httpVersionMajor, o.headers))
+    t.open(200, streamHeaders(t.connection, o.headers))
     if (o.heartbeat !== false) this.#hb = heartbeatGroup(o.heartbeat)
     let preamble = ''
     if (o.padding > 0) preamble += encodePadding(o.padding)

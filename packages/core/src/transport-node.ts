@@ -32,7 +32,7 @@ type AnyResponse = {
 
 /** Writes a stream to a Node `ServerResponse` (node:http, Express, Fastify, HTTP/2 compat). */
 export class NodeTransport implements Transport {
-  readonly httpVersionMajor: number
+  readonly connection: 'keep-alive' | 'close' | undefined
   /** `flushHeaders()` sends them at open. */
   readonly headersWaitForBody = false
   readonly #res: AnyResponse
@@ -44,7 +44,14 @@ export class NodeTransport implements Transport {
   constructor(req: NodeRequest, res: NodeResponse, onStart?: () => void) {
     this.#res = res as unknown as AnyResponse
     this.#onStart = onStart
-    this.httpVersionMajor = req.httpVersionMajor
+    // HTTP/2 forbids Connection (RFC 9113 §8.2.2). A client that asked to close gets
+    // `close` (RFC 9112 §9.6): an explicit keep-alive would make node:http keep it open.
+    this.connection =
+      req.httpVersionMajor >= 2
+        ? undefined
+        : this.#res.shouldKeepAlive === false
+          ? 'close'
+          : 'keep-alive'
     if (this.#res.headersSent || this.#res.writableEnded) {
       throw new SseError(
         'ERR_SSE_HEADERS_SENT',
@@ -70,11 +77,6 @@ export class NodeTransport implements Transport {
       this.#taken = true
       queueMicrotask(this.#onClose)
       return
-    }
-    // A client that asked to close gets Connection: close (RFC 9112 §9.6); an explicit
-    // keep-alive would make node:http keep the connection open against its wish.
-    if (res.shouldKeepAlive === false && headers.connection !== undefined) {
-      headers = { ...headers, connection: 'close' }
     }
     res.writeHead(status, headers)
     // node:http holds headers until the first body write; the client must see them now.

@@ -14,7 +14,8 @@ const HIGH_WATER_MARK = 64 * 1024
  * response is made when the stream opens; `response` resolves to it.
  */
 export class WebTransport implements Transport {
-  readonly httpVersionMajor = 1
+  /** The runtime owns `Connection` (Bun, Deno and Workers drop it; @hono/node-server would let it override a client's `close`). */
+  readonly connection = undefined
   /** A runtime may hold a streamed Response's headers until its first chunk (Bun does). */
   readonly headersWaitForBody = true
   readonly response: Promise<Response>
@@ -57,11 +58,7 @@ export class WebTransport implements Transport {
       },
       { highWaterMark: HIGH_WATER_MARK, size: (chunk) => chunk.byteLength },
     )
-    const web = toWebHeaders(headers)
-    // Connection is hop-by-hop: the server runtime owns it (Bun, Deno and Workers drop it;
-    // on @hono/node-server it would override a client's Connection: close).
-    web.delete('connection')
-    this.#resolve(new Response(body, { status, headers: web }))
+    this.#resolve(new Response(body, { status, headers: toWebHeaders(headers) }))
   }
 
   write(chunk: Chunk): boolean {

@@ -15,8 +15,11 @@ export interface TransportListener {
  * Node `ServerResponse`, the other feeds the body of a Web `Response`.
  */
 export interface Transport {
-  /** 1 for HTTP/1.x, 2 for HTTP/2 (which forbids `Connection`). */
-  readonly httpVersionMajor: number
+  /**
+   * The `Connection` header to send: `keep-alive` on HTTP/1.x, `close` when the client
+   * asked to close, `undefined` where it is forbidden (HTTP/2) or the runtime owns it (Web).
+   */
+  readonly connection: 'keep-alive' | 'close' | undefined
   /** Bytes accepted but not yet handed to the client. */
   readonly buffered: number
   /**

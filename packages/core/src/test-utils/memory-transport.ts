@@ -9,7 +9,7 @@ import type { Transport, TransportListener } from '../transport.js'
  * test calls `read()`, so backpressure and slow clients can be driven step by step.
  */
 export class MemoryTransport implements Transport {
-  readonly httpVersionMajor: number
+  readonly connection: 'keep-alive' | undefined
   readonly highWaterMark: number
   /** Like the Node transport: headers can be sent at open, without body bytes. */
   readonly headersWaitForBody = false
@@ -26,7 +26,7 @@ export class MemoryTransport implements Transport {
   #text = ''
 
   constructor(options: { httpVersionMajor?: number; highWaterMark?: number } = {}) {
-    this.httpVersionMajor = options.httpVersionMajor ?? 1
+    this.connection = (options.httpVersionMajor ?? 1) >= 2 ? undefined : 'keep-alive'
     this.highWaterMark = options.highWaterMark ?? Number.POSITIVE_INFINITY
   }
 
