@@ -243,7 +243,24 @@ describe('encode rejects fields that cannot go on the wire', () => {
     rejects({ data: 'x', id: 'a\nb' }, /"id" must not contain CR, LF or NUL/)
     rejects({ data: 'x', id: 'a\rb' }, /"id" must not contain CR, LF or NUL/)
     rejects({ data: 'x', id: 'a\0b' }, /"id" must not contain CR, LF or NUL/)
-    rejects({ data: 'x', id: 7 }, /"id" must be a string/)
+    rejects({ data: 'x', id: true }, /"id" must be a string or a finite number/)
+    rejects({ data: 'x', id: null }, /"id" must be a string or a finite number/)
+  })
+
+  it('writes a finite number id as its text', () => {
+    expect(encode({ data: 'x', id: 42 })).toBe('id: 42\ndata: x\n\n')
+    expect(encode({ data: 'x', id: 0 })).toBe('id: 0\ndata: x\n\n')
+    expect(encode({ data: 'x', id: -7 })).toBe('id: -7\ndata: x\n\n')
+    expect(encode({ data: 'x', id: 1.5 })).toBe('id: 1.5\ndata: x\n\n')
+  })
+
+  it('throws a TypeError naming "id" for a number id that is not finite', () => {
+    for (const id of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      rejects(
+        { data: 'x', id },
+        /"id" must be a string or a finite number; received (NaN|Infinity|-Infinity)/,
+      )
+    }
   })
 
   it('throws a TypeError naming "retry" for anything but a non-negative integer', () => {

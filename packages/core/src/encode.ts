@@ -8,8 +8,11 @@ export interface SseEvent<T = unknown> {
   data: T
   /** Event type; the client dispatches it to `addEventListener(event)` instead of `onmessage`. */
   event?: string
-  /** Sets the client's Last-Event-ID. `''` is meaningful: it resets it. */
-  id?: string
+  /**
+   * Sets the client's Last-Event-ID: a string, or a finite number (a database key, a
+   * counter) written as its text. `''` is meaningful: it resets it.
+   */
+  id?: string | number
   /** Reconnection delay in milliseconds the client should use from now on. */
   retry?: number
 }
@@ -55,20 +58,30 @@ export function serializeData(data: unknown, serializer: Serializer = JSON.strin
   return text
 }
 
-/** Validates `event`, `id` and `retry`; throws a `TypeError` that names the field. */
-export function checkFields(event: string | undefined, id: string | undefined, retry: unknown) {
+/**
+ * Validates `event`, `id` and `retry`; throws a `TypeError` that names the field. Returns
+ * the id as the text that goes on the wire (a number written as its text).
+ */
+export function checkFields(event: unknown, id: unknown, retry: unknown): string | undefined {
   if (event !== undefined) {
     if (typeof event !== 'string') throw fieldError('event', 'must be a string', event)
     if (/[\r\n]/.test(event)) throw fieldError('event', 'must not contain CR or LF', event)
   }
+  let text: string | undefined
   if (id !== undefined) {
-    if (typeof id !== 'string') throw fieldError('id', 'must be a string', id)
-    // A NUL makes the client ignore the whole id field (WHATWG HTML §9.2.6).
-    if (/[\r\n\0]/.test(id)) throw fieldError('id', 'must not contain CR, LF or NUL', id)
+    if (typeof id === 'number') {
+      if (!Number.isFinite(id)) throw fieldError('id', 'must be a string or a finite number', id)
+      text = String(id)
+    } else if (typeof id === 'string') {
+      // A NUL makes the client ignore the whole id field (WHATWG HTML §9.2.6).
+      if (/[\r\n\0]/.test(id)) throw fieldError('id', 'must not contain CR, LF or NUL', id)
+      text = id
+    } else throw fieldError('id', 'must be a string or a finite number', id)
   }
   if (retry !== undefined && !(Number.isSafeInteger(retry) && (retry as number) >= 0)) {
     throw fieldError('retry', 'must be a non-negative integer number of milliseconds', retry)
   }
+  return text
 }
 
 function fieldError(field: string, rule: string, value: unknown) {
@@ -88,11 +101,16 @@ export function dataLines(text: string): string {
  * Encodes one complete frame, ending in a blank line, from an event whose `data` is
  * already text. Fields are validated; see {@link encode}.
  */
-export function encodeText(text: string, event?: string, id?: string, retry?: number): string {
-  checkFields(event, id, retry)
+export function encodeText(
+  text: string,
+  event?: string,
+  id?: string | number,
+  retry?: number,
+): string {
+  const idText = checkFields(event, id, retry)
   let frame = ''
   if (event !== undefined) frame += `event: ${event}\n`
-  if (id !== undefined) frame += `id: ${id}\n`
+  if (idText !== undefined) frame += `id: ${idText}\n`
   if (retry !== undefined) frame += `retry: ${retry}\n`
   return `${frame}${dataLines(text)}\n`
 }
@@ -102,7 +120,8 @@ export function encodeText(text: string, event?: string, id?: string, retry?: nu
  * gives back exactly `data` (each line break read as `\n`; SSE cannot carry a CR).
  *
  * @throws TypeError naming the field when `event` or `id` contain CR or LF, `id` contains
- * NUL, `retry` is not a non-negative integer, or `data` cannot be serialized.
+ * NUL or is a number that is not finite, `retry` is not a non-negative integer, or `data`
+ * cannot be serialized.
  * @example
  * encode({ event: 'tick', id: '7', data: { n: 1 } })
  * // 'event: tick\nid: 7\ndata: {"n":1}\n\n'

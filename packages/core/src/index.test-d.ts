@@ -48,7 +48,9 @@ describe('encode', () => {
     encode({ event: 'tick' })
     // @ts-expect-error event is a string
     encode({ data: 1, event: 5 })
-    // @ts-expect-error id is a string
+    // @ts-expect-error id is a string or a number
+    encode({ data: 1, id: true })
+    // ids are often database keys: a number is fine
     encode({ data: 1, id: 7 })
     // @ts-expect-error retry is a number of milliseconds
     encode({ data: 1, retry: '5' })
