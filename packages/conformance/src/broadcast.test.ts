@@ -94,7 +94,9 @@ describe.each(adapters)('$name', (adapter) => {
     expect(serializer).toHaveBeenCalledTimes(4)
     expect(append).toHaveBeenCalledTimes(4)
     expect(append.mock.calls.map(([input]) => input)).toEqual(
-      [1, 2, 3, 4].map((n): StoreInput => ({ data: `{"n":${n},"at":"é"}`, event: 'tick' })),
+      [1, 2, 3, 4].map(
+        (n): StoreInput => ({ data: `{"n":${n},"at":"é"}`, event: 'tick', serialized: true }),
+      ),
     )
     expect(readAfter).not.toHaveBeenCalled()
     for (const client of clients) expect(client.text).toBe(adapter.preamble + frames)

@@ -83,12 +83,14 @@ describe.each(adapters)('$name', (adapter) => {
       expect(idsAndData(client)).toEqual(published)
     }
 
-    // The stalled client reads at last: a clean prefix of the events, then the end.
+    // The stalled client reads at last: a clean prefix of the events, then the end (on
+    // Node, everything written up to the cut-off; on the Web transport, what was accepted
+    // before the backlog began).
     const { head, events } = eventsInRawResponse(await stalled.readToEnd())
     expect(head).toMatch(/^HTTP\/1\.1 200 /)
     const got = events.length
     expect(got).toBeGreaterThan(0)
-    expect(got).toBeLessThan(droppedAfter)
+    expect(got).toBeLessThanOrEqual(droppedAfter)
     expect(events.map(({ id, data }) => ({ id, data }))).toEqual(published.slice(0, got))
 
     // It comes back with the last id it fully received and gets the rest, once each.

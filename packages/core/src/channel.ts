@@ -11,7 +11,7 @@ import {
 import { describe, reportUnhandled, SseError, SseTypeError } from './errors.js'
 import { counters } from './metrics.js'
 import { type AuthorizeResult, checkRetry, type RetryOption } from './options.js'
-import type { EventStore, Gap } from './store.js'
+import type { EventStore, Gap, StoredEvent } from './store.js'
 import type { EventStream } from './stream.js'
 
 /** Options of {@link createChannel}. */
@@ -238,11 +238,12 @@ export class Channel<T = unknown> {
     const ev = (isSseEvent(input) ? input : { data: input }) as SseEvent<T>
     const data = serializeData(ev.data, this.#serializer)
     const event = ev.event ?? this.#event
-    checkFields(event, ev.id, ev.retry)
+    const ownId = checkFields(event, ev.id, ev.retry)
     counters.eventsPublished++
     const serialized = typeof ev.data !== 'string'
     const store = this.#store
-    const id = store === undefined ? ev.id : store.append({ data, event, retry: ev.retry })
+    const id =
+      store === undefined ? ownId : store.append({ data, event, retry: ev.retry, serialized })
     const send = (id: string | undefined): string | undefined => {
       const message: BrokerMessage = { id, data, event, retry: ev.retry, serialized }
       if (this.#broker === undefined) this.#deliver(message, { ...ev, event, id })
@@ -384,12 +385,9 @@ export class Channel<T = unknown> {
     }
   }
 
-  #passes(
-    sub: Subscription,
-    ev: { data: string; serialized?: boolean; event?: string; id: string; retry?: number },
-  ): boolean {
+  #passes(sub: Subscription, ev: StoredEvent): boolean {
     try {
-      return sub.filter!(this.#view({ ...ev, serialized: true }))
+      return sub.filter!(this.#view({ ...ev, serialized: ev.serialized === true }))
     } catch (error) {
       this.#onError(error)
       return false

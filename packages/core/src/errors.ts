@@ -62,3 +62,36 @@ export function reportUnhandled(error: unknown): void {
     proc.emitWarning(error instanceof Error ? error : String(error))
   }
 }
+
+/** Least time between two reports of one kind through one rate-limited sink. */
+export const WARN_INTERVAL_MS = 10_000
+
+/**
+ * Wraps a sink (a logger's `warn`, say) so that it reports at most one error of each `code`
+ * per `intervalMs`; the next report after a quiet spell says how many were left out. A flood
+ * of slow clients then costs one log line per interval, not one per client.
+ */
+export function rateLimited(
+  sink: (error: Error) => void,
+  intervalMs = WARN_INTERVAL_MS,
+): (error: Error) => void {
+  const last = new Map<string, { at: number; skipped: number }>()
+  return (error) => {
+    const code = (error as { code?: unknown }).code
+    const key = typeof code === 'string' ? code : error.name
+    const now = Date.now()
+    const seen = last.get(key)
+    if (seen !== undefined && now - seen.at < intervalMs) {
+      seen.skipped++
+      return
+    }
+    if (seen !== undefined && seen.skipped > 0) {
+      error.message += ` (${seen.skipped} more like this in the last ${Math.round((now - seen.at) / 1000)} s were not reported)`
+    }
+    last.set(key, { at: now, skipped: 0 })
+    sink(error)
+  }
+}
+
+/** Process warnings, rate-limited: where warnings go when nobody gave a logger or `onError`. */
+export const warnUnhandled: (error: Error) => void = rateLimited(reportUnhandled)

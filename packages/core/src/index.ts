@@ -20,8 +20,15 @@ export {
   type Serializer,
   type SseEvent,
 } from './encode.js'
-export { SseError, type SseErrorCode, SseTypeError } from './errors.js'
+export {
+  rateLimited,
+  reportUnhandled,
+  SseError,
+  type SseErrorCode,
+  SseTypeError,
+} from './errors.js'
 export { SSE_HEADERS, streamHeaders } from './headers.js'
+export { lastEventIdFrom } from './last-event-id.js'
 export { getMetrics, type SseMetrics } from './metrics.js'
 export {
   type AuthorizeResult,
@@ -38,6 +45,7 @@ export { MemoryEventStore, type MemoryEventStoreOptions } from './store-memory.j
 export { EventStream } from './stream.js'
 export type { OpenInit, Transport, TransportListener } from './transport.js'
 export {
+  checkResponseFree,
   createEventStream,
   type NodeRequest,
   type NodeResponse,
@@ -46,6 +54,7 @@ export {
 } from './transport-node.js'
 export {
   createEventStreamResponse,
+  liftIdleTimeout,
   openWebStream,
   runHandler,
   WebTransport,

@@ -43,3 +43,23 @@ export function requestLastEventId(
   if (typeof header === 'string' && header !== '') return header
   return query === false ? undefined : queryParam(url, query)
 }
+
+/**
+ * The Last-Event-ID a request carries, validated: its `Last-Event-ID` header, else (when
+ * `query` names one) that query parameter of `url`. `undefined` when there is none or it
+ * cannot be an id (over 1024 characters, or CR, LF or NUL in it). Never throws.
+ *
+ * Read it before opening a stream to answer without one: a job that has finished since the
+ * client's last event answers 204, so that a browser `EventSource` stops reconnecting.
+ *
+ * @example
+ * const last = lastEventIdFrom(req.headers['last-event-id'], req.url)
+ * if (last !== undefined && job.isFinishedAt(last)) return res.writeHead(204).end()
+ */
+export function lastEventIdFrom(
+  header: string | readonly string[] | null | undefined,
+  url?: string,
+  query: string | false = false,
+): string | undefined {
+  return readLastEventId(requestLastEventId(header as string | undefined, url, query))?.id
+}

@@ -94,20 +94,72 @@ describe('slow clients', () => {
     expect(onError).toHaveBeenCalledTimes(1)
     expect(onError.mock.calls[0]![0]).toMatchObject({ code: 'ERR_SSE_SLOW_CLIENT' })
     // Far less than what was offered was ever taken, and what is buffered never grew past
-    // the limit by more than the frame that crossed it.
+    // the limit by more than the frame in flight (not counted as behind: a reading client
+    // gets an event of any size) and the frame that crossed it.
     const written = getMetrics().bytesWritten - before.bytesWritten
     expect(written).toBeLessThan(offered / 2)
-    expect(peakBuffered).toBeLessThanOrEqual(64 * KiB + frame.length)
+    expect(peakBuffered).toBeLessThanOrEqual(64 * KiB + 2 * frame.length)
     // Without the cut-off these 50 MB would sit in the response's buffer.
     expect(growth).toBeLessThan(8 * MiB)
-    // The connection is gone on the server side.
-    expect(res.destroyed).toBe(true)
+    // The response is ended after what it holds: the client reads it, then the end.
+    expect(res.writableEnded).toBe(true)
+  })
+
+  it('frees the connection of a cut-off client that still reads nothing after a grace period', async () => {
+    let stream!: EventStream
+    let res!: ServerResponse
+    const server = await serve({ heartbeat: false, maxBufferedBytes: 64 * KiB }, (s, r) => {
+      stream = s
+      res = r
+    })
+    await stalledClient(server.port)
+    await waitFor(() => stream)
+    const closed = new Promise<void>((resolve) => res.once('close', () => resolve()))
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      while (!stream.closed) {
+        void stream.send('g'.repeat(16 * KiB))
+        await tick()
+      }
+      expect(res.writableEnded).toBe(true)
+      expect(res.destroyed).toBe(false)
+      vi.advanceTimersByTime(9_999)
+      expect(res.destroyed).toBe(false)
+      vi.advanceTimersByTime(1)
+      expect(res.destroyed).toBe(true)
+    } finally {
+      vi.useRealTimers()
+    }
+    await closed
     await waitFor(
       () =>
         new Promise<boolean>((resolve) =>
           server.server.getConnections((_e, n) => resolve(n === 0)),
         ),
     )
+  })
+
+  it('gives a client that reads events of 3 MiB and 8 MiB whole, between small ones, with default options', async () => {
+    const big3 = JSON.stringify({ snapshot: 'a'.repeat(3 * MiB) })
+    const big8 = 'b'.repeat(8 * MiB)
+    const onError = vi.fn()
+    const server = await serve({ heartbeat: false, onError }, (stream) => {
+      // No await: the events are offered as fast as a channel would write them.
+      void stream.send({ id: 1, data: 'small 1' })
+      void stream.send({ id: 2, data: big3 })
+      void stream.send({ id: 3, data: 'small 2' })
+      void stream.send({ id: 4, data: big8 })
+      void stream.send({ id: 5, data: 'small 3' }).then(() => stream.close())
+    })
+    const client = cleanup.add(await fetchSse(server.url()), (f) => f.abort())
+    const events = await client.reader.waitForEvents(5, 15_000)
+    expect(events.map((e) => e.id)).toEqual(['1', '2', '3', '4', '5'])
+    expect(events[0]!.data).toBe('small 1')
+    expect(events[1]!.data === big3).toBe(true)
+    expect(events[2]!.data).toBe('small 2')
+    expect(events[3]!.data === big8).toBe(true)
+    expect(events[4]!.data).toBe('small 3')
+    expect(onError).not.toHaveBeenCalled()
   })
 
   it('drops a stalled HTTP/2 client at maxBufferedBytes', async () => {
@@ -137,7 +189,7 @@ describe('slow clients', () => {
     }
     expect(stream.closed).toBe(true)
     expect(offered).toBeLessThan(20 * MiB)
-    expect(peak).toBeLessThanOrEqual(64 * KiB + chunk.length + 8)
+    expect(peak).toBeLessThanOrEqual(64 * KiB + 2 * chunk.length + 8)
     expect(getMetrics().slowClientsDropped).toBe(before + 1)
   })
 

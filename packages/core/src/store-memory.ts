@@ -80,6 +80,7 @@ export class MemoryEventStore implements EventStore {
     const entry: Entry = { id, data: event.data, at: now }
     if (event.event !== undefined) (entry as { event?: string }).event = event.event
     if (event.retry !== undefined) (entry as { retry?: number }).retry = event.retry
+    if (event.serialized === true) (entry as { serialized?: boolean }).serialized = true
     this.#entries.push(entry)
     if (this.#entries.length - this.#head > this.#maxEvents) this.#drop(1)
     return id

@@ -4,6 +4,12 @@ export interface StoredEvent {
   readonly data: string
   readonly event?: string
   readonly retry?: number
+  /**
+   * True when `data` came from the serializer (the payload was not a string), so that a
+   * channel's filter sees on replay the same value as live: the deserialized payload, or
+   * the string as it was published.
+   */
+  readonly serialized?: boolean
 }
 
 /** What {@link EventStore.append} takes: an event whose data is already text. */
@@ -11,6 +17,8 @@ export interface StoreInput {
   readonly data: string
   readonly event?: string
   readonly retry?: number
+  /** True when `data` came from the serializer; keep it and give it back on replay. */
+  readonly serialized?: boolean
 }
 
 /**

@@ -158,14 +158,61 @@ describe('backpressure', () => {
     const results: Promise<boolean>[] = []
     for (let i = 0; i < 10 && !stream.closed; i++) results.push(stream.send('0123456789'))
     expect(stream.closed).toBe(true)
-    expect(transport.aborted).toBe(true)
+    expect(transport.dropped).toBe(true)
+    expect(transport.aborted).toBe(false)
     expect(stream.signal.aborted).toBe(true)
     expect(getMetrics().slowClientsDropped).toBe(before + 1)
-    // Frames of 18 bytes: 36 is under the mark, 54 over it (waits), 72 past maxBufferedBytes.
-    expect(results).toHaveLength(4)
-    expect(await Promise.all(results)).toEqual([true, true, false, false])
+    // Frames of 18 bytes: 36 is under the mark, 54 over it (waits); the frame in flight is
+    // not behind, so 90 buffered is 72 behind, past maxBufferedBytes.
+    expect(results).toHaveLength(5)
+    expect(await Promise.all(results)).toEqual([true, true, false, false, false])
     expect(onError).toHaveBeenCalledTimes(1)
     expect(onError.mock.calls[0]![0]).toMatchObject({ code: 'ERR_SSE_SLOW_CLIENT' })
+  })
+})
+
+describe('events larger than maxBufferedBytes', () => {
+  it('keeps a client that reads while one event is larger than maxBufferedBytes', async () => {
+    const onError = vi.fn()
+    const transport = new MemoryTransport({ highWaterMark: 40 })
+    const { stream } = open({ heartbeat: false, maxBufferedBytes: 64, onError }, { transport })
+    const big = 'x'.repeat(1000)
+    const sent = stream.send(big)
+    expect(stream.closed).toBe(false)
+    // A small event behind the big one is not enough to be "behind".
+    const small = stream.send('after')
+    expect(stream.closed).toBe(false)
+    transport.read()
+    await expect(sent).resolves.toBe(true)
+    await expect(small).resolves.toBe(true)
+    const again = stream.send(big)
+    transport.read()
+    await expect(again).resolves.toBe(true)
+    expect(stream.closed).toBe(false)
+    expect(transport.text).toBe(`data: ${big}\n\ndata: after\n\ndata: ${big}\n\n`)
+    expect(onError).not.toHaveBeenCalled()
+  })
+
+  it('still cuts off a client that takes nothing while big events keep coming', () => {
+    const transport = new MemoryTransport({ highWaterMark: 40 })
+    const { stream } = open({ heartbeat: false, maxBufferedBytes: 64 }, { transport })
+    // One big event behind the one in flight is allowed (a channel may write two at once);
+    // a third is not.
+    void stream.send('x'.repeat(1000))
+    void stream.send('x'.repeat(1000))
+    expect(stream.closed).toBe(false)
+    void stream.send('x'.repeat(1000))
+    expect(stream.closed).toBe(true)
+    expect(transport.dropped).toBe(true)
+  })
+
+  it('honours a maxBufferedBytes below the transport high-water mark', () => {
+    const transport = new MemoryTransport({ highWaterMark: 16 * 1024 })
+    const { stream } = open({ heartbeat: false, maxBufferedBytes: 100 }, { transport })
+    for (let i = 0; i < 20 && !stream.closed; i++) void stream.send('0123456789')
+    // 18-byte frames: the seventh leaves 108 bytes, 90 of them behind the frame in flight.
+    expect(stream.closed).toBe(true)
+    expect(transport.chunks).toHaveLength(7)
   })
 })
 

@@ -9,7 +9,7 @@ import {
   type SseEvent,
   serializeData,
 } from './encode.js'
-import { reportUnhandled, SseError } from './errors.js'
+import { reportUnhandled, SseError, warnUnhandled } from './errors.js'
 import { streamHeaders } from './headers.js'
 import { type Beating, type HeartbeatGroup, heartbeatGroup } from './heartbeat.js'
 import { readLastEventId } from './last-event-id.js'
@@ -35,6 +35,8 @@ export interface StreamInit {
   context: unknown
   /** A group besides the process-wide one (an adapter's app). */
   group?: StreamGroup | undefined
+  /** Where warnings go without `onError`: the framework's logger, rate-limited. */
+  warn?: ((error: Error) => void) | undefined
 }
 
 /** An event waiting for a replay to finish, with the id it was stored under. */
@@ -59,7 +61,12 @@ export class EventStream implements TransportListener, Beating, Closable {
   readonly #options: ResolvedOptions
   readonly #group: StreamGroup | undefined
   readonly #context: unknown
+  readonly #warn: (error: Error) => void
+  /** `maxBufferedBytes` is under the transport's mark: check it on every write. */
+  readonly #strict: boolean
   #state: 0 | 1 | 2 = PENDING
+  /** The largest frame written since the client last caught up; see #tooFarBehind. */
+  #inFlight = 0
   #holds = 0
   #held: Chunk[] | undefined
   #heldBytes = 0
@@ -88,6 +95,8 @@ export class EventStream implements TransportListener, Beating, Closable {
     this.#options = options
     this.#group = init.group
     this.#context = init.context
+    this.#warn = init.warn ?? warnUnhandled
+    this.#strict = options.maxBufferedBytes < transport.highWaterMark
     const last = readLastEventId(init.lastEventId)
     this.lastEventId = last?.id
     this.#invalidLastEventId = last?.invalid
@@ -138,7 +147,9 @@ export class EventStream implements TransportListener, Beating, Closable {
   send(input: unknown): Promise<boolean> {
     const ev = isSseEvent(input) ? input : undefined
     const text = serializeData(ev === undefined ? input : ev.data, this.#options.serializer)
-    if (this.#options.store !== undefined) return this.#sendStored(text, ev)
+    if (this.#options.store !== undefined) {
+      return this.#sendStored(text, ev, typeof (ev === undefined ? input : ev.data) !== 'string')
+    }
     const frame = encodeText(text, ev?.event, ev?.id, ev?.retry)
     if (this.#state === CLOSED) return FALSE
     counters.eventsSent++
@@ -223,9 +234,10 @@ export class EventStream implements TransportListener, Beating, Closable {
   _write(chunk: Chunk, now?: number): boolean {
     if (this.#state === OPEN) {
       const ok = this.#transport.write(chunk)
-      counters.bytesWritten += chunkLength(chunk)
+      const length = chunkLength(chunk)
+      counters.bytesWritten += length
       this.#hb?.touch(this, now ?? Date.now())
-      if (!ok && this.#transport.buffered > this.#options.maxBufferedBytes) {
+      if ((!ok || this.#strict) && this.#tooFarBehind(length)) {
         this.#dropSlow()
         return false
       }
@@ -239,9 +251,30 @@ export class EventStream implements TransportListener, Beating, Closable {
     // Held by an authorize decision: keep the bytes until the stream opens or is refused.
     this.#held ??= []
     this.#held.push(chunk)
-    this.#heldBytes += chunkLength(chunk)
-    if (this.#heldBytes > this.#options.maxBufferedBytes) this.#dropSlow()
+    const length = chunkLength(chunk)
+    this.#heldBytes += length
+    // As for an open stream: the newest frame, however big, is not "behind".
+    if (this.#heldBytes - length > Math.max(this.#options.maxBufferedBytes, length)) {
+      this.#dropSlow()
+    }
     return false
+  }
+
+  /**
+   * Whether the client is too far behind after a write of `length` bytes. Behind is what is
+   * buffered less the largest frame since it last caught up (the one it may be reading right
+   * now); too far is more than `maxBufferedBytes`, or, when events are bigger than that, more
+   * than one such event. So a client that reads gets events of any size whole, even several
+   * at once from a channel, while one that never reads holds at most `maxBufferedBytes` plus
+   * twice the largest event.
+   */
+  #tooFarBehind(length: number): boolean {
+    const buffered = this.#transport.buffered
+    // Nothing was waiting before this frame: the client had caught up.
+    if (buffered <= length) this.#inFlight = length
+    else if (length > this.#inFlight) this.#inFlight = length
+    const allowed = Math.max(this.#options.maxBufferedBytes, this.#inFlight)
+    return buffered - this.#inFlight > allowed
   }
 
   /** @internal Resolves true once the transport takes more, false if the stream closed. */
@@ -351,6 +384,7 @@ export class EventStream implements TransportListener, Beating, Closable {
 
   /** @internal TransportListener */
   onDrain(): void {
+    this.#inFlight = 0
     const resolve = this.#resolveDrain
     if (resolve === undefined) return
     this.#drain = undefined
@@ -447,9 +481,14 @@ export class EventStream implements TransportListener, Beating, Closable {
     return this.#drain
   }
 
-  #sendStored(text: string, ev: SseEvent | undefined): Promise<boolean> {
+  #sendStored(text: string, ev: SseEvent | undefined, serialized: boolean): Promise<boolean> {
     const store = this.#options.store!
-    const input = { data: text, event: ev?.event, retry: ev?.retry }
+    const input = {
+      data: text,
+      event: ev?.event,
+      retry: ev?.retry,
+      serialized,
+    }
     // Validate before anything reaches the store.
     encodeText('', input.event, undefined, input.retry)
     if (this.#state === CLOSED) return FALSE
@@ -530,15 +569,14 @@ export class EventStream implements TransportListener, Beating, Closable {
   #dropSlow(): void {
     if (this.#state === CLOSED) return
     counters.slowClientsDropped++
-    this.#report(
-      new SseError(
-        'ERR_SSE_SLOW_CLIENT',
-        `@ssekit/core: a client fell more than maxBufferedBytes (${this.#options.maxBufferedBytes}) behind and was disconnected; it resumes through Last-Event-ID when a store is set.`,
-      ),
-      false,
+    const error = new SseError(
+      'ERR_SSE_SLOW_CLIENT',
+      `@ssekit/core: a client fell more than maxBufferedBytes (${this.#options.maxBufferedBytes}) behind and was cut off; it resumes through Last-Event-ID when a store is set. Raise maxBufferedBytes if your clients are slow but keep up.`,
     )
+    if (this.#options.onError !== undefined) this.#report(error)
+    else this.#warn(error)
     this.#held = undefined
-    this.#transport.abort()
+    this.#transport.drop()
     this.#finish()
   }
 

@@ -21,13 +21,44 @@ type AnyResponse = {
   end(): unknown
   destroy(error?: Error): unknown
   on(event: string, fn: () => void): unknown
+  once(event: string, fn: () => void): unknown
   removeListener(event: string, fn: () => void): unknown
   readonly writableLength: number
+  readonly writableHighWaterMark?: number
+  readonly writableFinished?: boolean
+  readonly socket?: { end(): unknown } | null
   readonly headersSent: boolean
   readonly writableEnded: boolean
   readonly destroyed?: boolean
   /** node:http: false when the client asked to close (Connection: close, or HTTP/1.0). */
   readonly shouldKeepAlive?: boolean
+}
+
+/** How long a client cut off for falling behind may take to read what it was sent. */
+const DROP_GRACE_MS = 10_000
+
+/** Responses a stream was opened on: a second one on the same response is a mistake. */
+const opened = new WeakSet<object>()
+
+/**
+ * Throws `ERR_SSE_HEADERS_SENT` when a stream cannot be opened on `res`: a stream was
+ * already opened on it, or something else has started answering. Adapters call it before
+ * they touch the response, so that every misuse gets the same clear error.
+ */
+export function checkResponseFree(res: NodeResponse, started = false): void {
+  if (opened.has(res)) {
+    throw new SseError(
+      'ERR_SSE_HEADERS_SENT',
+      '@ssekit/core: an event stream was already opened on this response; use the stream the first call returned.',
+    )
+  }
+  const r = res as unknown as AnyResponse
+  if (started || r.headersSent || r.writableEnded) {
+    throw new SseError(
+      'ERR_SSE_HEADERS_SENT',
+      '@ssekit/core: the response has already started; open the event stream before anything else writes to it.',
+    )
+  }
 }
 
 /** Writes a stream to a Node `ServerResponse` (node:http, Express, Fastify, HTTP/2 compat). */
@@ -52,16 +83,16 @@ export class NodeTransport implements Transport {
         : this.#res.shouldKeepAlive === false
           ? 'close'
           : 'keep-alive'
-    if (this.#res.headersSent || this.#res.writableEnded) {
-      throw new SseError(
-        'ERR_SSE_HEADERS_SENT',
-        '@ssekit/core: the response has already started; open the event stream before anything else writes to it.',
-      )
-    }
+    checkResponseFree(res)
+    opened.add(res)
   }
 
   get buffered(): number {
     return this.#res.writableLength
+  }
+
+  get highWaterMark(): number {
+    return this.#res.writableHighWaterMark ?? 16 * 1024
   }
 
   attach(listener: TransportListener): void {
@@ -102,6 +133,29 @@ export class NodeTransport implements Transport {
     if (!this.#taken && this.#res.destroyed !== true) this.#res.destroy()
   }
 
+  drop(): void {
+    this.detach()
+    const res = this.#res
+    if (this.#taken || res.destroyed === true) return
+    // Node cannot take back what is buffered: end after it (the client resumes from the
+    // last event it read). On HTTP/1 the connection goes too, once flushed, rather than wait
+    // for another request from a client that stopped reading.
+    const socket = this.connection === undefined ? undefined : res.socket
+    res.end()
+    if (res.writableFinished === true) {
+      socket?.end()
+      return
+    }
+    // A client that still reads nothing would hold the buffer: free it after a grace period.
+    const timer = setTimeout(() => res.destroy(), DROP_GRACE_MS)
+    timer.unref?.()
+    res.once('finish', () => {
+      clearTimeout(timer)
+      socket?.end()
+    })
+    res.once('close', () => clearTimeout(timer))
+  }
+
   detach(): void {
     this.#listener = undefined
     this.#res.removeListener('close', this.#onClose)
@@ -129,6 +183,7 @@ export function openNodeStream(req: NodeRequest, res: NodeResponse, init: OpenIn
     ),
     context: init.context,
     group: init.group,
+    warn: init.warn,
   })
 }
 

@@ -1,5 +1,5 @@
 import { type Chunk, toBytes } from './encode.js'
-import { reportUnhandled } from './errors.js'
+import { reportUnhandled, SseError } from './errors.js'
 import { toWebHeaders } from './headers.js'
 import { requestLastEventId } from './last-event-id.js'
 import { type ResolvedOptions, resolveOptions, type StreamOptions } from './options.js'
@@ -12,18 +12,30 @@ const HIGH_WATER_MARK = 64 * 1024
 /**
  * Feeds a stream into the body of a Web `Response` (Hono, Bun, Deno, Workers). The
  * response is made when the stream opens; `response` resolves to it.
+ *
+ * Chunks go into the body's own queue while it is under its high-water mark: those are
+ * accepted, and the client gets them even if it is later cut off. Beyond it they wait in a
+ * backlog of ours, handed over as the client reads, which a cut-off can discard (the body's
+ * queue cannot be emptied without erroring it, which runtimes print as a failure).
  */
 export class WebTransport implements Transport {
   /** The runtime owns `Connection` (Bun, Deno and Workers drop it; @hono/node-server would let it override a client's `close`). */
   readonly connection = undefined
   /** A runtime may hold a streamed Response's headers until its first chunk (Bun does). */
   readonly headersWaitForBody = true
+  readonly highWaterMark = HIGH_WATER_MARK
   readonly response: Promise<Response>
   #resolve!: (response: Response) => void
   #controller: ReadableStreamDefaultController<Uint8Array> | undefined
   #listener: TransportListener | undefined
   #signal: AbortSignal | undefined
-  #clientGone = false
+  /** Chunks written beyond the high-water mark, oldest first from #backlogHead. */
+  #backlog: (Uint8Array | undefined)[] = []
+  #backlogHead = 0
+  #backlogBytes = 0
+  /** end() was called: close the body once the backlog is handed over. */
+  #ending = false
+  #closed = false
 
   constructor(signal?: AbortSignal) {
     this.response = new Promise((resolve) => {
@@ -34,7 +46,7 @@ export class WebTransport implements Transport {
 
   get buffered(): number {
     const desired = this.#controller?.desiredSize ?? HIGH_WATER_MARK
-    return HIGH_WATER_MARK - desired
+    return HIGH_WATER_MARK - desired + this.#backlogBytes
   }
 
   attach(listener: TransportListener): void {
@@ -50,9 +62,10 @@ export class WebTransport implements Transport {
           this.#controller = controller
         },
         pull: () => {
-          this.#listener?.onDrain()
+          this.#pull()
         },
         cancel: () => {
+          this.#discard()
           this.#onClose()
         },
       },
@@ -63,18 +76,21 @@ export class WebTransport implements Transport {
 
   write(chunk: Chunk): boolean {
     const controller = this.#controller
-    if (controller === undefined) return false
-    controller.enqueue(typeof chunk === 'string' ? toBytes(chunk) : chunk)
-    return (controller.desiredSize ?? 0) > 0
+    if (controller === undefined || this.#closed) return false
+    const bytes = typeof chunk === 'string' ? toBytes(chunk) : chunk
+    if (this.#backlogBytes === 0 && (controller.desiredSize ?? 0) > 0) {
+      controller.enqueue(bytes)
+      return (controller.desiredSize ?? 0) > 0
+    }
+    this.#backlog.push(bytes)
+    this.#backlogBytes += bytes.byteLength
+    return false
   }
 
   end(): void {
     this.detach()
-    try {
-      this.#controller?.close()
-    } catch {
-      // Already closed or errored by the reader going away.
-    }
+    if (this.#backlogBytes === 0) this.#close()
+    else this.#ending = true
   }
 
   abort(): void {
@@ -84,19 +100,16 @@ export class WebTransport implements Transport {
       this.#resolve(new Response(null, { status: 503 }))
       return
     }
-    try {
-      if (this.#clientGone) {
-        // The runtime cancels the body of a gone client itself; an error here would only be
-        // logged by it (@hono/node-server prints every body error) for an ordinary leave.
-        this.#controller.close()
-      } else {
-        // A client that stopped reading: error() discards what is queued, releasing now the
-        // memory it held.
-        this.#controller.error(new Error('@ssekit/core: stream aborted'))
-      }
-    } catch {
-      // Already closed or cancelled.
-    }
+    // The runtime cancels the body of a gone client itself; an error here would only be
+    // printed by it (@hono/node-server prints every body error) for an ordinary leave.
+    this.#discard()
+    this.#close()
+  }
+
+  drop(): void {
+    // What the body already queued was accepted: it goes out, then the end. The backlog
+    // goes: the client resumes it through Last-Event-ID.
+    this.abort()
   }
 
   detach(): void {
@@ -104,8 +117,39 @@ export class WebTransport implements Transport {
     this.#signal?.removeEventListener('abort', this.#onClose)
   }
 
+  /** The client read: hand it the backlog, up to the high-water mark. */
+  #pull(): void {
+    const controller = this.#controller!
+    while (this.#backlogBytes > 0 && (controller.desiredSize ?? 0) > 0) {
+      const chunk = this.#backlog[this.#backlogHead]!
+      this.#backlog[this.#backlogHead++] = undefined
+      this.#backlogBytes -= chunk.byteLength
+      controller.enqueue(chunk)
+    }
+    if (this.#backlogBytes > 0) return
+    this.#backlog = []
+    this.#backlogHead = 0
+    if (this.#ending) this.#close()
+    else this.#listener?.onDrain()
+  }
+
+  #discard(): void {
+    this.#backlog = []
+    this.#backlogHead = 0
+    this.#backlogBytes = 0
+  }
+
+  #close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    try {
+      this.#controller?.close()
+    } catch {
+      // Already closed, or cancelled by the reader going away.
+    }
+  }
+
   #onClose = (): void => {
-    this.#clientGone = true
     const listener = this.#listener
     this.detach()
     listener?.onClientClose()
@@ -119,8 +163,16 @@ export class WebTransport implements Transport {
 export function openWebStream(
   request: Request,
   handler: (stream: EventStream) => void | Promise<void>,
-  init: OpenInit,
+  init: OpenInit & { server?: unknown },
 ): Promise<Response> {
+  if (opened.has(request)) {
+    throw new SseError(
+      'ERR_SSE_HEADERS_SENT',
+      '@ssekit/core: an event stream was already opened for this request; use the stream the first call gave.',
+    )
+  }
+  opened.add(request)
+  liftIdleTimeout(init.server, request)
   const transport = new WebTransport(request.signal)
   const stream = new EventStream(transport, init.options, {
     lastEventId: requestLastEventId(
@@ -130,6 +182,7 @@ export function openWebStream(
     ),
     context: init.context,
     group: init.group,
+    warn: init.warn,
   })
   if (init.rejectEarly !== true) {
     runHandler(stream, handler, init)
@@ -139,6 +192,29 @@ export function openWebStream(
     transport.response.then(resolve)
     runHandler(stream, handler, { ...init, onEarlyError: reject })
   })
+}
+
+/** Requests a stream was opened for: a second one is a mistake. */
+const opened = new WeakSet<Request>()
+
+/**
+ * Bun closes a request that is idle for `idleTimeout` (10 s by default), shorter than the
+ * default heartbeat: lift it for this request, whose heartbeat keeps it alive instead.
+ * `server` is Bun's `Server` (Hono hands it over as `c.env`); anything else is left alone.
+ */
+export function liftIdleTimeout(server: unknown, request: Request): void {
+  const bun = server as {
+    timeout?: unknown
+    upgrade?: unknown
+    requestIP?: unknown
+  } | null
+  if (
+    typeof bun?.timeout === 'function' &&
+    typeof bun.upgrade === 'function' &&
+    typeof bun.requestIP === 'function'
+  ) {
+    ;(bun.timeout as (request: Request, seconds: number) => void)(request, 0)
+  }
 }
 
 /**

@@ -22,6 +22,8 @@ export interface Transport {
   readonly connection: 'keep-alive' | 'close' | undefined
   /** Bytes accepted but not yet handed to the client. */
   readonly buffered: number
+  /** Bytes buffered beyond which `write` returns false (and `send` waits for drain). */
+  readonly highWaterMark: number
   /**
    * True when the headers only leave with the first body bytes (a Web `Response` on Bun,
    * for one): the stream then opens with a comment, so that the client sees the headers
@@ -39,8 +41,16 @@ export interface Transport {
   write(chunk: Chunk): boolean
   /** Ends the response after what is buffered, and stops listening. */
   end(): void
-  /** Drops the connection and whatever is buffered for it, and stops listening. */
+  /** The client is gone: drops the connection and whatever is buffered, stops listening. */
   abort(): void
+  /**
+   * The client fell too far behind: ends the response after what it was already promised
+   * (the head, and every chunk accepted before the backlog began), discards the backlog
+   * where the transport can tell them apart, and stops listening. A client that still
+   * takes nothing is disconnected after a grace period, so that memory is freed. Quiet: a
+   * deliberate cut-off is not an error for the runtime to print.
+   */
+  drop(): void
   /** Stops listening and leaves the connection to its owner (nothing was written). */
   detach(): void
 }
@@ -55,6 +65,12 @@ export interface OpenInit {
   group?: StreamGroup | undefined
   /** Where handler errors go when the user gave no `onError` (the framework's logger). */
   onError?: ((error: unknown) => void) | undefined
+  /**
+   * Where warnings go when the user gave no `onError` (a slow client cut off): the
+   * framework's logger, already rate-limited (see `rateLimited`).
+   * @default a rate-limited process warning
+   */
+  warn?: ((error: Error) => void) | undefined
   /**
    * A handler error before the stream opens rejects the returned `Response` promise, so
    * that the framework's error handling answers (Hono's `app.onError`), instead of a 500

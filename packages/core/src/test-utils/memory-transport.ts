@@ -20,6 +20,8 @@ export class MemoryTransport implements Transport {
   opens = 0
   ended = false
   aborted = false
+  /** Cut off for falling behind (ended after what was buffered). */
+  dropped = false
   #buffered = 0
   #listener: TransportListener | undefined
   readonly #decoder = new TextDecoder()
@@ -79,6 +81,12 @@ export class MemoryTransport implements Transport {
     this.#listener = undefined
     this.aborted = true
     this.#buffered = 0
+  }
+
+  drop(): void {
+    this.#listener = undefined
+    this.dropped = true
+    this.ended = true
   }
 
   /** The client reads everything buffered: the stream is told it drained. */
