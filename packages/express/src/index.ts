@@ -6,9 +6,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import {
   type EventStream,
+  lastEventIdFrom,
   openNodeStream,
   type ResolvedOptions,
   type RetryOption,
+  rateLimited,
+  reportUnhandled,
   resolveOptions,
   StreamGroup,
   type StreamOptions,
@@ -65,18 +68,44 @@ export interface SseMiddleware {
 export function sse(options?: StreamOptions<SseRequest>): SseMiddleware {
   const base = resolveOptions(options) as ResolvedOptions
   const streams = new StreamGroup()
+  // Express has no logger: a cut-off slow client is a process warning, at most one per 10 s.
+  const warn = rateLimited(reportUnhandled)
+  const query = base.lastEventIdQuery
   const middleware = ((req, res, next) => {
+    if (query !== false) (req as QueryAware)[kQuery] = query
     ;(res as unknown as Express.Response).sse = (perCall) =>
       openNodeStream(req, res, {
         options: perCall === undefined ? base : resolveOptions(perCall as StreamOptions, base),
         context: req,
         group: streams,
+        warn,
       })
     next()
   }) as SseMiddleware
   Object.defineProperty(middleware, 'streams', { value: streams })
   middleware.close = (closeOptions) => streams.close(closeOptions)
   return middleware
+}
+
+const kQuery = Symbol('ssekit.lastEventIdQuery')
+type QueryAware = IncomingMessage & { [kQuery]?: string }
+
+/**
+ * The Last-Event-ID of a request, validated as `stream.lastEventId` is: the header, else
+ * the `lastEventIdQuery` parameter given to `sse()`. `undefined` when absent or unusable.
+ * Read it before `res.sse()` to answer without a stream, for example 204 for a job that has
+ * finished since, so that a browser `EventSource` stops reconnecting.
+ *
+ * @example
+ * app.get('/jobs/:id/events', (req, res) => {
+ *   const job = jobs.get(req.params.id)
+ *   if (job?.done && lastEventId(req) === job.lastEventId) return res.status(204).end()
+ *   const stream = res.sse()
+ *   // ...
+ * })
+ */
+export function lastEventId(req: IncomingMessage): string | undefined {
+  return lastEventIdFrom(req.headers['last-event-id'], req.url, (req as QueryAware)[kQuery])
 }
 
 export type { EventStream, StreamOptions } from '@ssekit/core'

@@ -4,11 +4,14 @@
  * `reply.sse(options?)`, which takes the response over and opens an {@link EventStream}.
  */
 import {
+  checkResponseFree,
   checkRetry,
   type EventStream,
+  lastEventIdFrom,
   openNodeStream,
   type ResolvedOptions,
   type RetryOption,
+  rateLimited,
   resolveOptions,
   StreamGroup,
   type StreamOptions,
@@ -63,12 +66,18 @@ const plugin: FastifyPluginCallback<SseFastifyOptions> = (fastify, pluginOptions
   }
   const streams = new StreamGroup()
   fastify.decorate('sseStreams', streams)
+  fastify.decorate(kQuery as unknown as string, base.lastEventIdQuery as never)
+  // A cut-off slow client is a warning in the app's log, at most one per 10 s.
+  const warn = rateLimited((error) => fastify.log.warn({ err: error }, error.message))
 
   fastify.decorateReply(
     'sse',
     function sse(this: ReplyWithStream, options?: StreamOptions<FastifyRequest>) {
-      const resolved = options === undefined ? base : resolveOptions(options as StreamOptions, base)
       const raw = this.raw
+      // After reply.send() (or a first reply.sse()), the same error as every adapter gives,
+      // before anything touches the response.
+      checkResponseFree(raw, this.sent)
+      const resolved = options === undefined ? base : resolveOptions(options as StreamOptions, base)
       // Headers set with reply.header() (by @fastify/cors, say) live on the reply, not on
       // the raw response that the stream writes: carry them over before taking over.
       const headers = this.getHeaders()
@@ -81,6 +90,7 @@ const plugin: FastifyPluginCallback<SseFastifyOptions> = (fastify, pluginOptions
         options: resolved,
         context: this.request,
         group: streams,
+        warn,
       })
       this[kStream] = stream
       return stream
@@ -125,6 +135,27 @@ const plugin: FastifyPluginCallback<SseFastifyOptions> = (fastify, pluginOptions
 
 function isThenable(value: unknown): value is Promise<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === 'function'
+}
+
+const kQuery = Symbol('ssekit.lastEventIdQuery')
+
+/**
+ * The Last-Event-ID of a request, validated as `stream.lastEventId` is: the header, else
+ * the plugin's `lastEventIdQuery` parameter. `undefined` when absent or unusable. Read it
+ * before `reply.sse()` to answer without a stream, for example 204 for a job that has
+ * finished since, so that a browser `EventSource` stops reconnecting.
+ *
+ * @example
+ * app.get('/jobs/:id/events', (request, reply) => {
+ *   const job = jobs.get(request.params.id)
+ *   if (job?.done && lastEventId(request) === job.lastEventId) return reply.code(204).send()
+ *   const stream = reply.sse()
+ *   // ...
+ * })
+ */
+export function lastEventId(request: FastifyRequest): string | undefined {
+  const query = (request.server as unknown as { [kQuery]?: string | false })[kQuery]
+  return lastEventIdFrom(request.headers['last-event-id'], request.url, query ?? false)
 }
 
 /**

@@ -7,11 +7,15 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import {
+  checkResponseFree,
   type EventStream,
+  lastEventIdFrom,
   openNodeStream,
   openWebStream,
   type ResolvedOptions,
   type RetryOption,
+  rateLimited,
+  reportUnhandled,
   resolveOptions,
   runHandler,
   StreamGroup,
@@ -71,21 +75,23 @@ export type SseMiddleware = MiddlewareHandler<SseEnv> & {
  */
 export function sse(options?: StreamOptions<Context>): SseMiddleware {
   const base = resolveOptions(options) as ResolvedOptions
-  const streams = new StreamGroup()
+  const at = { streams: new StreamGroup(), warn: rateLimited(reportUnhandled) }
+  const query = base.lastEventIdQuery
   const middleware = (async (c, next) => {
     const fn: SseFunction = (handler, perCall) =>
       openStream(
         c,
         handler,
         perCall === undefined ? base : resolveOptions(perCall as StreamOptions, base),
-        streams,
+        at,
       )
+    if (query !== false) (c as QueryAware)[kQuery] = query
     c.set('sse', fn)
     ;(c as unknown as { sse: SseFunction }).sse = fn
     await next()
   }) as SseMiddleware
-  Object.defineProperty(middleware, 'streams', { value: streams })
-  middleware.close = (closeOptions) => streams.close(closeOptions)
+  Object.defineProperty(middleware, 'streams', { value: at.streams })
+  middleware.close = (closeOptions) => at.streams.close(closeOptions)
   return middleware
 }
 
@@ -103,12 +109,12 @@ export function sseRoute<E extends Env = any>(
   options?: StreamOptions<Context<E>>,
 ): Handler<E> & { readonly streams: StreamGroup } {
   const resolved = resolveOptions(options as StreamOptions) as ResolvedOptions
-  const streams = new StreamGroup()
+  const at = { streams: new StreamGroup(), warn: rateLimited(reportUnhandled) }
   const route = ((c: Context<E>) =>
-    openStream(c as Context, handler as SseHandler, resolved, streams)) as unknown as Handler<E> & {
+    openStream(c as Context, handler as SseHandler, resolved, at)) as unknown as Handler<E> & {
     readonly streams: StreamGroup
   }
-  Object.defineProperty(route, 'streams', { value: streams })
+  Object.defineProperty(route, 'streams', { value: at.streams })
   return route
 }
 
@@ -134,18 +140,27 @@ function alreadySent(): Response {
   return response
 }
 
+/** Where the streams of one middleware (or route) belong, and where its warnings go. */
+interface Owner {
+  streams: StreamGroup
+  warn: (error: Error) => void
+}
+
 function openStream(
   c: Context,
   handler: SseHandler,
   options: ResolvedOptions,
-  group: StreamGroup,
+  owner: Owner,
 ): Promise<Response> {
   const run = (stream: EventStream) => handler(stream, c)
+  const init = { options, context: c, group: owner.streams, warn: owner.warn }
   // Headers set earlier with c.header() (CORS, say) go on the stream's response too.
   const prepared = c.res.headers
   const node = nodeBindings(c)
   if (node === undefined) {
-    return openWebStream(c.req.raw, run, { options, context: c, group, rejectEarly: true }).then(
+    // Bun, Deno, Workers. On Bun, c.env is the server: the stream's request is exempted from
+    // its idle timeout (10 s by default, shorter than the heartbeat).
+    return openWebStream(c.req.raw, run, { ...init, server: c.env, rejectEarly: true }).then(
       (response) => {
         carryHeaders(
           prepared,
@@ -156,22 +171,47 @@ function openStream(
       },
     )
   }
-  // On Node, write to the Node response itself (the fast path).
+  // On Node, write to the Node response itself (the fast path). A second c.sse() throws
+  // here, at once, before anything touches the response.
   const { incoming, outgoing } = node
+  checkResponseFree(outgoing)
   carryHeaders(
     prepared,
     (name, value) => outgoing.appendHeader(name, value),
     (name) => outgoing.hasHeader(name),
   )
-  return new Promise((resolve, reject) => {
-    const stream = openNodeStream(incoming, outgoing, {
-      options,
-      context: c,
-      group,
-      onStart: () => resolve(alreadySent()),
-    })
-    runHandler(stream, run, { options, onEarlyError: reject })
+  let started!: (response: Response) => void
+  let failed!: (error: unknown) => void
+  const response = new Promise<Response>((resolve, reject) => {
+    started = resolve
+    failed = reject
   })
+  const stream = openNodeStream(incoming, outgoing, {
+    ...init,
+    onStart: () => started(alreadySent()),
+  })
+  runHandler(stream, run, { options, onEarlyError: failed })
+  return response
+}
+
+const kQuery = Symbol('ssekit.lastEventIdQuery')
+type QueryAware = Context & { [kQuery]?: string }
+
+/**
+ * The Last-Event-ID of a request, validated as `stream.lastEventId` is: the header, else
+ * the `lastEventIdQuery` parameter given to `sse()`. `undefined` when absent or unusable.
+ * Read it before `c.sse()` to answer without a stream, for example 204 for a job that has
+ * finished since, so that a browser `EventSource` stops reconnecting.
+ *
+ * @example
+ * app.get('/jobs/:id/events', (c) => {
+ *   const job = jobs.get(c.req.param('id'))
+ *   if (job?.done && lastEventId(c) === job.lastEventId) return c.body(null, 204)
+ *   return c.sse((stream) => job?.follow(stream))
+ * })
+ */
+export function lastEventId(c: Context): string | undefined {
+  return lastEventIdFrom(c.req.header('last-event-id'), c.req.url, (c as QueryAware)[kQuery])
 }
 
 export type { EventStream, StreamOptions } from '@ssekit/core'
