@@ -7,9 +7,9 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type ServerType, serve } from '@hono/node-server'
 import type { EventStream, RetryOption, StreamOptions } from '@ssekit/core'
-import { sse as expressSse } from '@ssekit/express'
-import fastifySse from '@ssekit/fastify'
-import { sse as honoSse } from '@ssekit/hono'
+import { lastEventId as expressLastEventId, sse as expressSse } from '@ssekit/express'
+import fastifySse, { lastEventId as fastifyLastEventId } from '@ssekit/fastify'
+import { lastEventId as honoLastEventId, sse as honoSse } from '@ssekit/hono'
 import express5 from 'express'
 import express4 from 'express4'
 import Fastify from 'fastify'
@@ -21,6 +21,8 @@ export interface RouteRequest {
   body: unknown
   /** The request headers, lower-cased names. */
   headers: Record<string, string | undefined>
+  /** Opens a stream on the same response again, the framework's way (a mistake). */
+  reopen(): unknown
 }
 
 export interface Route {
@@ -30,6 +32,11 @@ export interface Route {
   options?: StreamOptions
   /** Headers the route sets the framework's way before it opens the stream (CORS, say). */
   headers?: Record<string, string>
+  /**
+   * Runs before the stream opens, with the request's Last-Event-ID read by the adapter's
+   * own `lastEventId()`; a status it returns is answered, empty, instead of a stream.
+   */
+  before?: (lastEventId: string | undefined) => number | undefined
   /**
    * Fills the stream. Called synchronously right after the stream is created, so that a
    * synchronous throw happens before the stream has opened.
@@ -88,8 +95,17 @@ function expressAdapter(name: string, express: typeof express5, catchAsync: bool
         app[method](route.path, (req, res, next) => {
           for (const [name, value] of Object.entries(route.headers ?? {}))
             res.setHeader(name, value)
+          const status = route.before?.(expressLastEventId(req))
+          if (status !== undefined) {
+            res.status(status).end()
+            return
+          }
           const stream = res.sse(route.options)
-          const result = route.handler(stream, { body: req.body, headers: headersOf(req.headers) })
+          const result = route.handler(stream, {
+            body: req.body,
+            headers: headersOf(req.headers),
+            reopen: () => res.sse(),
+          })
           // Express 4 does not catch rejected promises; its users pass them to next().
           if (catchAsync && result instanceof Promise) result.catch(next)
           return result
@@ -151,10 +167,13 @@ function fastifyAdapter(): Adapter {
           url: route.path,
           handler: (request, reply) => {
             reply.headers(route.headers ?? {})
+            const status = route.before?.(fastifyLastEventId(request))
+            if (status !== undefined) return reply.code(status).send()
             const stream = reply.sse(route.options)
             return route.handler(stream, {
               body: request.body,
               headers: headersOf(request.headers),
+              reopen: () => reply.sse(),
             })
           },
         })
@@ -191,8 +210,15 @@ function honoAdapter(name: string, bindings: boolean): Adapter {
           const body = route.method === 'POST' ? await c.req.json() : undefined
           const headers = Object.fromEntries(c.req.raw.headers)
           for (const [name, value] of Object.entries(route.headers ?? {})) c.header(name, value)
+          const status = route.before?.(honoLastEventId(c))
+          if (status !== undefined) return c.body(null, status as 204)
           return c.sse(
-            (stream) => route.handler(stream, { body, headers }) as Promise<void>,
+            (stream) =>
+              route.handler(stream, {
+                body,
+                headers,
+                reopen: () => c.sse(() => {}),
+              }) as Promise<void>,
             route.options,
           )
         })

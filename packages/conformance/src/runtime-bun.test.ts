@@ -7,7 +7,14 @@ import { existsSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { fetchSse, waitFor } from '../../core/src/test-utils/index.js'
+import {
+  fetchSse,
+  RawClient,
+  rawGet,
+  SseCollector,
+  splitResponse,
+  waitFor,
+} from '../../core/src/test-utils/index.js'
 import { within } from './support/harness.js'
 
 // The binary itself, not node_modules/.bin/bun: that is a shell script that runs Bun as its
@@ -18,6 +25,10 @@ const script = fileURLToPath(new URL('./support-runtimes/web-server.ts', import.
 describe('on Bun', () => {
   let child: ChildProcess
   let url: string
+  /** A server whose idle timeout is 1 s. */
+  let idleUrl: string
+  /** What Bun printed on stderr: a deliberate cut-off prints nothing. */
+  let stderr = ''
 
   beforeAll(async () => {
     if (!existsSync(bun)) {
@@ -25,17 +36,21 @@ describe('on Bun', () => {
         'bun is not installed: run `pnpm install` (bun is a devDependency of packages/conformance)',
       )
     }
-    child = spawn(bun, [script], { stdio: ['ignore', 'pipe', 'inherit'] })
+    child = spawn(bun, [script], { stdio: ['ignore', 'pipe', 'pipe'] })
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
     const lines = createInterface({ input: child.stdout! })
-    const port = await new Promise<number>((resolve, reject) => {
+    const ports = await new Promise<{ port: number; idlePort: number }>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('bun did not start within 15 s')), 15_000)
       lines.once('line', (line) => {
         clearTimeout(timer)
-        resolve((JSON.parse(line) as { port: number }).port)
+        resolve(JSON.parse(line) as { port: number; idlePort: number })
       })
-      child.once('exit', (code) => reject(new Error(`bun exited with ${code}`)))
+      child.once('exit', (code) => reject(new Error(`bun exited with ${code}: ${stderr}`)))
     })
-    url = `http://127.0.0.1:${port}`
+    url = `http://127.0.0.1:${ports.port}`
+    idleUrl = `http://127.0.0.1:${ports.idlePort}`
   })
 
   afterAll(async () => {
@@ -97,5 +112,38 @@ describe('on Bun', () => {
       { event: 'news', id: id2, data: '{"n":2}' },
     ])
     await resumed.abort()
+  })
+
+  test("a quiet c.sse() stream outlives Bun's idle timeout, kept alive by its heartbeat", async () => {
+    const client = await fetchSse(`${idleUrl}/quiet`)
+    expect(await client.reader.waitForEvents(1)).toEqual([{ data: 'open' }])
+    const opened = performance.now()
+    // The idle timeout is 1 s (Bun checks it every 4 s), the heartbeat 6 s: the heartbeat
+    // arrives on a live stream.
+    await waitFor(() => client.reader.text.endsWith(':\n\n'), 9000, 'the heartbeat')
+    expect(performance.now() - opened).toBeGreaterThan(5000)
+    expect(client.reader.text).toBe(':\n\ndata: open\n\n:\n\n')
+    expect(client.reader.done).toBe(false)
+    await client.abort()
+  })
+
+  test('cuts a client that never reads off quietly: it gets the head, what was accepted, then the end', async () => {
+    const { port } = new URL(idleUrl)
+    const before = stderr
+    const slow = await RawClient.send(Number(port), rawGet('/firehose'))
+    slow.socket.pause()
+    const metrics = async () =>
+      (await (await fetch(`${idleUrl}/metrics`)).json()) as { slowClientsDropped: number }
+    await waitFor(async () => (await metrics()).slowClientsDropped === 1, 10_000, 'the cut-off')
+    slow.socket.resume()
+    const bytes = await slow.waitForBytes((b) => b.includes('\r\n0\r\n\r\n'), 10_000)
+    const { head, body } = splitResponse(bytes)
+    expect(head).toMatch(/^HTTP\/1\.1 200 /)
+    const collector = new SseCollector()
+    collector.feed(new TextDecoder().decode(body))
+    expect(collector.events.length).toBeGreaterThan(0)
+    expect(collector.events.map((e) => e.id)).toEqual(collector.events.map((_, i) => String(i + 1)))
+    slow.destroy()
+    expect(stderr.slice(before.length)).toBe('')
   })
 })

@@ -91,6 +91,33 @@ describe('MemoryBroker', () => {
     expect(transport.text).toBe('data: {"n":2}\n\n')
   })
 
+  it('gives a filter the same value on replay as live: the payload, a string staying a string', async () => {
+    const store = new MemoryEventStore()
+    const channel = createChannel<{ n: number } | string>({ store })
+    const live: unknown[] = []
+    const replayed: unknown[] = []
+    const first = await open()
+    await channel.subscribe(first.stream, {
+      filter: (event) => {
+        live.push(event.data)
+        return true
+      },
+    })
+    const start = await channel.publish('start')
+    await channel.publish({ n: 1 })
+    await channel.publish('42')
+    await channel.publish('{"looks":"like json"}')
+    const again = await open({}, start)
+    await channel.subscribe(again.stream, {
+      filter: (event) => {
+        replayed.push(event.data)
+        return true
+      },
+    })
+    expect(live).toEqual(['start', { n: 1 }, '42', '{"looks":"like json"}'])
+    expect(replayed).toEqual(live.slice(1))
+  })
+
   it('unsubscribes from the broker when the channel closes', async () => {
     const inner = new MemoryBroker()
     const unsubscribed: string[] = []

@@ -12,6 +12,8 @@ import { EventStream, SseTypeError } from '../../core/src/index.js'
 import {
   deferred,
   fetchSse,
+  RawClient,
+  rawGet,
   type SseFetch,
   startServer,
   type TestServer,
@@ -128,6 +130,53 @@ describe.each([
     expect(middleware.streams.size).toBe(1)
     middleware.close({ retry: 250 })
     expect(middleware.streams.size).toBe(0)
+  })
+
+  it('throws ERR_SSE_HEADERS_SENT for res.sse() after res.send()', async () => {
+    const app = express()
+    app.use(sse({ heartbeat: false }))
+    let thrown: unknown
+    app.get('/sent', (_req, res) => {
+      res.send('already answered')
+      try {
+        res.sse()
+      } catch (error) {
+        thrown = error
+      }
+    })
+    const server = await listen(app)
+    const response = await fetch(server.url('/sent'))
+    expect(await response.text()).toBe('already answered')
+    expect(thrown).toMatchObject({ name: 'SseError', code: 'ERR_SSE_HEADERS_SENT' })
+  })
+
+  it('reports a slow-client cut-off as one process warning per 10 s, however many', async () => {
+    const warnings: Error[] = []
+    const onWarning = (warning: Error) => warnings.push(warning)
+    process.on('warning', onWarning)
+    open.push({ close: () => process.off('warning', onWarning) })
+    const app = express()
+    app.use(sse({ heartbeat: false, maxBufferedBytes: 32 * 1024 }))
+    const streams: EventStream[] = []
+    app.get('/firehose', (_req, res) => {
+      const stream = res.sse()
+      streams.push(stream)
+      const pump = () => {
+        if (stream.closed) return
+        void stream.send('f'.repeat(16 * 1024))
+        setImmediate(pump)
+      }
+      pump()
+    })
+    const server = await listen(app)
+    for (let i = 0; i < 2; i++) {
+      const client = await RawClient.send(server.port, rawGet('/firehose'))
+      client.socket.pause()
+      open.push({ close: () => client.destroy() })
+      await waitFor(() => streams[i]?.closed, 10_000, `cut-off ${i + 1}`)
+    }
+    await waitFor(() => warnings.length > 0, 2000, 'the warning')
+    expect(warnings.map((w) => (w as { code?: string }).code)).toEqual(['ERR_SSE_SLOW_CLIENT'])
   })
 
   it('leaves the error middleware’s answer alone when the handler throws before the stream opened', async () => {

@@ -10,6 +10,8 @@ import {
   deferred,
   fetchSse,
   h2Request,
+  RawClient,
+  rawGet,
   type SseFetch,
   waitFor,
 } from '../../core/src/test-utils/index.js'
@@ -116,6 +118,62 @@ describe('reply.sse()', () => {
     await waitFor(() => logs.length > 0, 2000, 'the error being logged')
     expect(logs.map((l) => [l.level, l.err?.message])).toEqual([[50, 'sync boom']])
     expect(app.sseStreams.size).toBe(0)
+  })
+})
+
+describe('misuse and warnings', () => {
+  it('throws ERR_SSE_HEADERS_SENT for reply.sse() after reply.send(), not a raw Node error', async () => {
+    const { app } = makeApp()
+    await app.register(sse, { heartbeat: false })
+    let thrown: unknown
+    app.get('/sent', async (_request, reply) => {
+      await reply.send('already answered')
+      try {
+        reply.sse()
+      } catch (error) {
+        thrown = error
+      }
+    })
+    const url = await listen(app)
+    const response = await fetch(`${url}/sent`)
+    expect(await response.text()).toBe('already answered')
+    expect(thrown).toMatchObject({
+      name: 'SseError',
+      code: 'ERR_SSE_HEADERS_SENT',
+      message:
+        '@ssekit/core: the response has already started; open the event stream before anything else writes to it.',
+    })
+    expect(app.sseStreams.size).toBe(0)
+  })
+
+  it('logs a slow-client cut-off as a warning in the app log, once per 10 s however many', async () => {
+    const { app, logs } = makeApp()
+    await app.register(sse, { heartbeat: false, maxBufferedBytes: 32 * 1024 })
+    const streams: EventStream[] = []
+    app.get('/firehose', (_request, reply) => {
+      const stream = reply.sse()
+      streams.push(stream)
+      const pump = () => {
+        if (stream.closed) return
+        void stream.send('f'.repeat(16 * 1024))
+        setImmediate(pump)
+      }
+      pump()
+    })
+    const url = await listen(app)
+    const { port } = new URL(url)
+    for (let i = 0; i < 2; i++) {
+      const client = await RawClient.send(Number(port), rawGet('/firehose'))
+      client.socket.pause()
+      cleanups.push(() => client.destroy())
+      await waitFor(() => streams[i]?.closed, 10_000, `cut-off ${i + 1}`)
+    }
+    const warnings = logs.filter((l) => l.level === 40)
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]!.msg).toMatch(
+      /^@ssekit\/core: a client fell more than maxBufferedBytes \(32768\) behind and was cut off/,
+    )
+    expect(logs.filter((l) => l.level >= 50)).toEqual([])
   })
 })
 

@@ -107,7 +107,7 @@ export class SseReader extends SseCollector {
     await waitFor(() => this.events.length >= n || this.done, timeoutMs, `waitForEvents(${n})`)
     if (this.events.length < n) {
       throw new Error(
-        `the body ended after ${this.events.length} of ${n} events: ${JSON.stringify(this.text)}`,
+        `the body ended after ${this.events.length} of ${n} events: ${JSON.stringify(this.text.slice(0, 500))}`,
       )
     }
     return this.events
