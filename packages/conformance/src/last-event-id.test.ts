@@ -62,7 +62,7 @@ describe.each(adapters)('$name', (adapter) => {
     })
     expect(response.status).toBe(200)
     const text = await reader.readToEnd()
-    const tag = store.append({ data: 'probe' }).split('-')[0]
+    const tag = store.append('default', { data: 'probe' }).epoch
     expect(text).toBe(`${adapter.preamble}id: ${tag}-1\ndata: ok\n\n`)
     expect([...response.headers.values()].filter((v) => v.includes('xxxxxxxx'))).toEqual([])
     expect(seen).toEqual([undefined])
@@ -81,7 +81,7 @@ describe.each(adapters)('$name', (adapter) => {
     const { response, reader } = await h.fetchSse(`${app.url}/job?lastEventId=${query}`)
     expect(response.status).toBe(200)
     const text = await reader.readToEnd()
-    const tag = store.append({ data: 'probe' }).split('-')[0]
+    const tag = store.append('default', { data: 'probe' }).epoch
     expect(text).toBe(`${adapter.preamble}id: ${tag}-1\ndata: ok\n\n`)
     expect(reader.events).toEqual([{ id: `${tag}-1`, data: 'ok' }])
     expect(seen).toEqual([undefined])
@@ -107,7 +107,7 @@ describe.each(adapters)('$name', (adapter) => {
     // The response ends (the connection itself is kept alive).
     const bytes = await client.waitForBytes(isComplete)
     expect(parseHead(bytes).status).toBe(200)
-    const tag = store.append({ data: 'probe' }).split('-')[0]
+    const tag = store.append('default', { data: 'probe' }).epoch
     expect(rawBody(bytes)).toBe(`${adapter.preamble}id: ${tag}-1\ndata: ok\n\n`)
     expect(bytes.includes(Buffer.from([0xff, 0xfe]))).toBe(false)
     expect(bytes.includes(Buffer.from('ÿþ', 'utf8'))).toBe(false)

@@ -9,6 +9,9 @@ import { deferred, waitFor } from '../../core/src/test-utils/index.js'
 import { adapters } from './adapters.js'
 import { useHarness } from './support/harness.js'
 
+/** A stream's own `store` option writes to, and replays from, the store's 'default' log. */
+const OWN = 'default'
+
 describe.each(adapters)('$name', (adapter) => {
   const h = useHarness()
 
@@ -45,8 +48,8 @@ describe.each(adapters)('$name', (adapter) => {
     await client.waitForMessages(3)
     await waitFor(() => attempts === 2, 5000, 'the client reconnecting')
     // Published while the client is away: it must get these on its reconnect.
-    const d = store.append({ data: 'd' })
-    const e = store.append({ event: 'progress', data: '{"pct":75}' })
+    const d = store.append(OWN, { data: 'd' }).id
+    const e = store.append(OWN, { event: 'progress', data: '{"pct":75}' }).id
     reconnect.resolve()
     const messages = await client.waitForMessages(6)
     client.close()
@@ -69,8 +72,8 @@ describe.each(adapters)('$name', (adapter) => {
 
   it('replays what follows the Last-Event-ID before live events, on the wire', async () => {
     const store = new MemoryEventStore()
-    const first = store.append({ data: 'one' })
-    const second = store.append({ event: 'e', data: 'two\nlines' })
+    const first = store.append(OWN, { data: 'one' }).id
+    const second = store.append(OWN, { event: 'e', data: 'two\nlines' }).id
     const app = await h.start(adapter, [
       {
         method: 'GET',
@@ -91,10 +94,10 @@ describe.each(adapters)('$name', (adapter) => {
 
   it('reports an unknown or expired Last-Event-ID to onGap and lets it send a snapshot', async () => {
     const store = new MemoryEventStore({ maxEvents: 2 })
-    const old = store.append({ data: '1' })
-    store.append({ data: '2' })
-    store.append({ data: '3' })
-    store.append({ data: '4' })
+    const old = store.append(OWN, { data: '1' }).id
+    store.append(OWN, { data: '2' })
+    store.append(OWN, { data: '3' })
+    store.append(OWN, { data: '4' })
     const gaps: Gap[] = []
     const app = await h.start(adapter, [
       {

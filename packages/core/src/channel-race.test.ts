@@ -1,46 +1,47 @@
 import { describe, expect, it } from 'vitest'
-import type { Broker, BrokerMessage, BrokerUnsubscribe } from './broker.js'
+import { MemoryBroker } from './broker.js'
 import { createChannel } from './channel.js'
-import type { EventStore, ReadResult, StoreInput } from './store.js'
+import type { LogListener, StoredEvent, StoreInput } from './store.js'
 import { MemoryEventStore } from './store-memory.js'
-import { deferred, memoryStream, parseSse, waitFor } from './test-utils/index.js'
+import { deferred, memoryStream, parseSse, WrappedStore } from './test-utils/index.js'
 
-/** A store whose appends settle later and whose readAfter waits for the test's gate. */
-class SlowStore implements EventStore {
-  readonly inner = new MemoryEventStore()
+/**
+ * A MemoryEventStore whose appends are stored (and followers told) at once but settle
+ * later, and whose reads wait for the test's gate.
+ */
+class SlowStore extends WrappedStore {
   readonly reading = deferred()
   readonly gate = deferred()
 
-  append(event: StoreInput): Promise<string> {
-    const id = this.inner.append(event)
-    return new Promise((resolve) => setTimeout(() => resolve(id), 5))
+  override append(name: string, event: StoreInput): Promise<StoredEvent> {
+    const entry = this.inner.append(name, event)
+    return new Promise((resolve) => setTimeout(() => resolve(entry), 5))
   }
 
-  async readAfter(lastEventId: string): Promise<ReadResult> {
+  override async read(name: string, after: string | undefined, limit: number) {
     this.reading.resolve()
     await this.gate.promise
-    return this.inner.readAfter(lastEventId)
+    return this.inner.read(name, after, limit)
   }
 }
 
-/** A broker that hands messages back only when the test flushes it, like a network one. */
-class LateBroker implements Broker {
-  readonly pending: BrokerMessage[] = []
-  #listener: ((message: BrokerMessage) => void) | undefined
+/** A MemoryEventStore that tells its followers of every entry again when the test says. */
+class EchoingStore extends MemoryEventStore {
+  readonly #echoes: (() => void)[] = []
 
-  publish(_topic: string, message: BrokerMessage): void {
-    this.pending.push(message)
+  override follow(name: string, listener: LogListener): () => void {
+    return super.follow(name, {
+      entry: (entry) => {
+        listener.entry(entry)
+        this.#echoes.push(() => listener.entry(entry))
+      },
+      resync: () => listener.resync(),
+    })
   }
 
-  subscribe(_topic: string, onMessage: (message: BrokerMessage) => void): BrokerUnsubscribe {
-    this.#listener = onMessage
-    return () => {
-      this.#listener = undefined
-    }
-  }
-
-  flush(): void {
-    for (const message of this.pending.splice(0)) this.#listener?.(message)
+  /** Notifies every entry so far a second time, as a store may after a reconnect. */
+  echo(): void {
+    for (const again of this.#echoes.splice(0)) again()
   }
 }
 
@@ -50,12 +51,12 @@ describe('channel replay racing with publishes', () => {
   it('writes an event whose async append was under way during the replay exactly once', async () => {
     const store = new SlowStore()
     const channel = createChannel({ store })
-    const first = store.inner.append({ data: 'e1' })
-    store.inner.append({ data: 'e2' })
+    const first = store.inner.append('default', { data: 'e1' }).id
+    store.inner.append('default', { data: 'e2' })
     const { stream, transport } = memoryStream({ heartbeat: false }, { lastEventId: first })
     const subscribed = channel.subscribe(stream)
     await store.reading.promise
-    // Appended to the store now (so the replay reads it), delivered only when append settles.
+    // In the log now (so the replay may read it), settled only later.
     const live = channel.publish('live-1')
     store.gate.resolve()
     await subscribed
@@ -64,23 +65,32 @@ describe('channel replay racing with publishes', () => {
     expect(data(transport.text)).toEqual(['e2', 'live-1', 'live-2'])
   })
 
-  it('skips an event a broker brings back after the replay already wrote it', async () => {
-    const broker = new LateBroker()
-    const store = new MemoryEventStore()
-    const channel = createChannel({ name: 'news', store, broker })
-    const first = store.append({ data: 'e1' })
-    const publishedWhileAway = await channel.publish('e2') // stored; the broker holds it back
+  it('writes an entry once when the store notifies it again after the replay wrote it', async () => {
+    const store = new EchoingStore()
+    const channel = createChannel({ name: 'news', store })
+    const live = memoryStream({ heartbeat: false })
+    await channel.subscribe(live.stream)
+    const first = await channel.publish('e1')
+    const second = await channel.publish('e2')
     const { stream, transport } = memoryStream({ heartbeat: false }, { lastEventId: first })
     await channel.subscribe(stream)
-    expect(data(transport.text)).toEqual(['e2'])
-    broker.flush() // e2 arrives live too: already replayed, so skipped
-    await channel.publish('e3')
-    broker.flush()
-    await waitFor(() => data(transport.text).length >= 2)
-    expect(data(transport.text)).toEqual(['e2', 'e3'])
-    expect(parseSse(transport.text).events.map((e) => e.id)).toEqual([
-      publishedWhileAway,
-      expect.any(String),
-    ])
+    expect(transport.text).toBe(`id: ${second}\ndata: e2\n\n`)
+    // e1 and e2 come again: both were delivered already, so both are skipped.
+    store.echo()
+    const third = await channel.publish('e3')
+    expect(transport.text).toBe(`id: ${second}\ndata: e2\n\nid: ${third}\ndata: e3\n\n`)
+    expect(live.transport.text).toBe(
+      `id: ${first}\ndata: e1\n\nid: ${second}\ndata: e2\n\nid: ${third}\ndata: e3\n\n`,
+    )
+  })
+
+  it('refuses a channel with both a store and a broker, naming "broker": the log is the broker', () => {
+    const make = () =>
+      createChannel({ name: 'news', store: new MemoryEventStore(), broker: new MemoryBroker() })
+    expect(make).toThrow(TypeError)
+    expect(make).toThrow(
+      /^@ssekit\/core: channel option "broker" must be left out when there is a store/,
+    )
+    expect(make).toThrow(expect.objectContaining({ code: 'ERR_SSE_INVALID_OPTION' }))
   })
 })

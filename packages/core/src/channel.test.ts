@@ -3,9 +3,15 @@ import { type Broker, type BrokerMessage, MemoryBroker } from './broker.js'
 import { type ChannelOptions, createChannel } from './channel.js'
 import { getMetrics } from './metrics.js'
 import type { StreamOptions } from './options.js'
-import type { EventStore, ReadResult, StoreInput } from './store.js'
+import type { StoredEvent, StoreInput } from './store.js'
 import { MemoryEventStore } from './store-memory.js'
-import { type Deferred, deferred, type MemoryTransport, memoryStream } from './test-utils/index.js'
+import {
+  type Deferred,
+  deferred,
+  type MemoryTransport,
+  memoryStream,
+  WrappedStore,
+} from './test-utils/index.js'
 
 const opened: { close(): void }[] = []
 afterEach(() => {
@@ -28,25 +34,23 @@ const microtasks = async (n = 5) => {
   for (let i = 0; i < n; i++) await Promise.resolve()
 }
 
-/** A store whose appends settle when the test says, in any order. */
-class GatedStore implements EventStore {
-  readonly inner = new MemoryEventStore()
-  readonly pending: { id: string; gate: Deferred<string> }[] = []
+/**
+ * A MemoryEventStore whose appends reach the log (and its followers) at once, in call order,
+ * but settle when the test says, in any order.
+ */
+class GatedStore extends WrappedStore {
+  readonly pending: { entry: StoredEvent; gate: Deferred<StoredEvent> }[] = []
 
-  append(event: StoreInput): Promise<string> {
-    const id = this.inner.append(event)
-    const gate = deferred<string>()
-    this.pending.push({ id, gate })
+  override append(name: string, event: StoreInput): Promise<StoredEvent> {
+    const entry = this.inner.append(name, event)
+    const gate = deferred<StoredEvent>()
+    this.pending.push({ entry, gate })
     return gate.promise
-  }
-
-  readAfter(lastEventId: string): ReadResult {
-    return this.inner.readAfter(lastEventId)
   }
 
   settle(i: number): void {
     const p = this.pending[i]!
-    p.gate.resolve(p.id)
+    p.gate.resolve(p.entry)
   }
 }
 
@@ -144,7 +148,7 @@ describe('MemoryBroker', () => {
 })
 
 describe('publish', () => {
-  it('keeps publish order with an async store whose appends settle out of order', async () => {
+  it("delivers in the log's order (the publish order), whatever order an async store's appends settle in", async () => {
     const store = new GatedStore()
     const channel = createChannel({ store })
     const { stream, transport } = await open()
@@ -153,13 +157,17 @@ describe('publish', () => {
     store.settle(2)
     store.settle(1)
     await microtasks(20)
-    expect(transport.text).toBe('')
+    // The log has all three, in publish order: that is what every subscriber gets.
+    const frames = ['a', 'b', 'c']
+      .map((data, i) => `id: ${store.pending[i]!.entry.id}\ndata: ${data}\n\n`)
+      .join('')
+    expect(transport.text).toBe(frames)
     store.settle(0)
     const resolved = await Promise.all(ids)
-    expect(resolved).toEqual(store.pending.map((p) => p.id))
-    expect(transport.text).toBe(
-      ['a', 'b', 'c'].map((data, i) => `id: ${resolved[i]}\ndata: ${data}\n\n`).join(''),
-    )
+    // Each publish resolves to the id of its own entry.
+    expect(resolved).toEqual(store.pending.map((p) => p.entry.id))
+    expect(store.pending.map((p) => p.entry.seq)).toEqual([1, 2, 3])
+    expect(transport.text).toBe(frames)
   })
 
   it('delivers at once with a synchronous store (or none), before the promise settles', async () => {
@@ -240,6 +248,7 @@ describe('options', () => {
     ['name', { name: '' }],
     ['name', { broker: new MemoryBroker() }],
     ['broker', { name: 'x', broker: {} }],
+    ['broker', { name: 'x', broker: new MemoryBroker(), store: new MemoryEventStore() }],
     ['store', { store: { append() {} } }],
     ['event', { event: 'a\nb' }],
     ['event', { event: 7 }],

@@ -1,5 +1,12 @@
 import type { Broker, BrokerMessage, BrokerUnsubscribe } from './broker.js'
 import {
+  type ChannelOptions,
+  checkChannelOptions,
+  checkLeaseOptions,
+  type LeaseOptions,
+  type SubscribeOptions,
+} from './channel-options.js'
+import {
   checkFields,
   encodeText,
   isSseEvent,
@@ -8,101 +15,29 @@ import {
   serializeData,
   toBytes,
 } from './encode.js'
-import { describe, reportUnhandled, SseError, SseTypeError } from './errors.js'
+import { describe, SseError, SseTypeError, warnUnhandled } from './errors.js'
+import { LogHub, READ_BATCH } from './log-hub.js'
 import { counters } from './metrics.js'
-import { type AuthorizeResult, checkRetry, type RetryOption } from './options.js'
-import type { EventStore, Gap, StoredEvent } from './store.js'
+import { checkRetry, type RetryOption } from './options.js'
+import { replayLog } from './replay.js'
+import type { EventStore, ReadResult, StoredEvent, StoreInput, StoreLease } from './store.js'
 import type { EventStream } from './stream.js'
+import { Subscription } from './subscription.js'
 
-/** Options of {@link createChannel}. */
-export interface ChannelOptions {
-  /**
-   * The channel's name: the topic its broker carries it under. Required with `broker`.
-   * @default undefined
-   */
-  name?: string
-  /**
-   * Keeps published events (the store assigns their ids) and replays what follows a
-   * subscriber's Last-Event-ID when it subscribes.
-   * @default undefined (no ids, no replay)
-   */
-  store?: EventStore
-  /**
-   * Carries publishes between processes (for example `RedisBroker` from `@ssekit/redis`).
-   * @default undefined (this process only)
-   */
-  broker?: Broker
-  /**
-   * Event name given to published events that have none, so that a client subscribed to
-   * several channels over one connection can tell them apart.
-   * @default undefined (`message`)
-   */
-  event?: string
-  /**
-   * Turns non-string `data` into text, once per publish.
-   * @default JSON.stringify
-   */
-  serializer?: Serializer
-  /**
-   * Turns text back into data for `filter`s, for events that arrived through a broker.
-   * @default JSON.parse
-   */
-  deserializer?: (text: string) => unknown
-  /**
-   * Most subscribers at once; a stream beyond it is turned away as its `overLimit` says
-   * (by default 200 with a jittered `retry:` and an immediate close).
-   * @default Infinity
-   */
-  maxSubscribers?: number
-  /**
-   * Decides whether `stream` may subscribe; `context` is what the caller passed to
-   * `subscribe`. Subscribe before the handler's first `await` so that a refusal can still
-   * answer 401/403 instead of opening the stream.
-   * @default undefined (everyone may)
-   */
-  authorize?: (stream: EventStream, context: unknown) => AuthorizeResult | Promise<AuthorizeResult>
-  /**
-   * Called when a subscriber's Last-Event-ID cannot be resumed from `store`.
-   * @default undefined (the gap is counted in `getMetrics().gaps`)
-   */
-  onGap?: (gap: Gap, stream: EventStream) => void | Promise<void>
-  /**
-   * Receives errors nobody awaits: a failing store or broker during delivery, a throwing
-   * filter.
-   * @default a process warning
-   */
-  onError?: (error: unknown) => void
-}
-
-/** Options of {@link Channel.subscribe}. */
-export interface SubscribeOptions<T = unknown> {
-  /** Delivers only the events for which it returns true. Runs once per event per subscriber. */
-  filter?: (event: SseEvent<T>) => boolean
-  /** Passed to the channel's `authorize`. */
-  context?: unknown
-  /** Overrides the channel's `onGap` for this subscriber. */
-  onGap?: (gap: Gap, stream: EventStream) => void | Promise<void>
-}
-
-interface Subscription {
-  readonly stream: EventStream
-  readonly filter: ((event: SseEvent) => boolean) | undefined
-  /** Set while the replay runs: live events wait here. */
-  queue: { id: string | undefined; bytes: Uint8Array }[] | undefined
-  /**
-   * Ids the replay wrote. A broker may still bring one of them back after the replay; it
-   * is skipped, until the first live event the replay did not have.
-   */
-  seen: Set<string> | undefined
-  off: () => void
-}
+export type { ChannelOptions, LeaseOptions, SubscribeOptions } from './channel-options.js'
 
 const NOOP = (): void => {}
 
 /**
- * A broadcast channel: every event published is serialized and encoded once, and the same
- * bytes are written to every subscriber. A slow subscriber never holds the others back:
- * writes do not wait for it, and `maxBufferedBytes` cuts it off (it resumes by replay).
+ * A broadcast channel: every event published is serialized and encoded once per process,
+ * and the same bytes are written to every subscriber. A slow subscriber never holds the
+ * others back: writes do not wait for it, and `maxBufferedBytes` cuts it off (it resumes
+ * by replay).
+ *
+ * With a `store`, the channel is the log of that name: channels with the same name on the
+ * same store are one channel, in this process or in any other, and a publish through any of
+ * them reaches all their subscribers once each, in the log's order, which is also the order
+ * a replay gives.
  */
 export class Channel<T = unknown> {
   readonly name: string | undefined
@@ -116,15 +51,23 @@ export class Channel<T = unknown> {
   readonly #onGap: ChannelOptions['onGap']
   readonly #onError: (error: unknown) => void
   readonly #subs = new Map<EventStream, Subscription>()
+  readonly #host = {
+    view: (entry: StoredEvent) => this.#view(entry),
+    report: (error: unknown) => this.#onError(error),
+  }
   #closed = false
+  /** Admitted streams not yet added: they count against `maxSubscribers` already. */
+  #reserved = 0
   #tail: Promise<unknown> = Promise.resolve()
   #brokerOff: Promise<BrokerUnsubscribe> | undefined
+  /** The last entry a filter looked at, and what it saw: one deserialization per entry. */
+  #viewed: [StoredEvent, SseEvent] | undefined
 
   /** @internal Use {@link createChannel}. */
   constructor(options: ChannelOptions = {}) {
     const o = checkChannelOptions(options)
-    this.name = o.name
     this.#store = o.store
+    this.name = o.name ?? (o.store === undefined ? undefined : 'default')
     this.#broker = o.broker
     this.#event = o.event
     this.#serializer = o.serializer ?? JSON.stringify
@@ -132,17 +75,19 @@ export class Channel<T = unknown> {
     this.#maxSubscribers = o.maxSubscribers ?? Number.POSITIVE_INFINITY
     this.#authorize = o.authorize
     this.#onGap = o.onGap
-    this.#onError = o.onError ?? reportUnhandled
+    this.#onError =
+      o.onError ??
+      ((error) => warnUnhandled(error instanceof Error ? error : new Error(String(error))))
     if (this.#broker !== undefined) {
       this.#brokerOff = Promise.resolve(
-        this.#broker.subscribe(this.name!, (message) => this.#deliver(message, undefined)),
+        this.#broker.subscribe(this.name!, (message) => this.#deliverMessage(message)),
       )
       // Surface a failed broker subscription once, where errors go; publish awaits it too.
       this.#brokerOff.catch((error) => this.#onError(error))
     }
   }
 
-  /** Subscribers right now. */
+  /** Subscribers through this channel object right now. */
   get size(): number {
     return this.#subs.size
   }
@@ -153,11 +98,13 @@ export class Channel<T = unknown> {
   }
 
   /**
-   * Adds `stream` to the channel: replays from the channel's store what follows the
-   * stream's Last-Event-ID (exactly once each, in order, even while others publish), then
-   * delivers live events. Resolves to a function that removes the subscription; a stream
-   * that closes leaves by itself. A stream refused by `authorize` or `maxSubscribers` is
-   * answered and closed, and the promise resolves to a no-op.
+   * Adds `stream` to the channel: replays from the store what follows the stream's
+   * Last-Event-ID (exactly once each, in order, even while others publish), then delivers
+   * live events. On a log that has ended, a client that already has everything is answered
+   * 204 (a browser `EventSource` stops), and any other gets what it lacks, then the end.
+   * Resolves to a function that removes the subscription; a stream that closes leaves by
+   * itself. A stream refused by `authorize` or `maxSubscribers` is answered and closed, and
+   * the promise resolves to a no-op.
    */
   async subscribe(stream: EventStream, options: SubscribeOptions<T> = {}): Promise<() => void> {
     if (this.#closed) throw closedError()
@@ -177,59 +124,20 @@ export class Channel<T = unknown> {
         `@ssekit/core: subscribe option "filter" must be a function; received ${describe(filter)}.`,
       )
     }
-    if (this.#subs.size >= this.#maxSubscribers) {
-      stream._refuse('limit')
-      return NOOP
+    if (!(await this.#admit(stream, options.context))) return NOOP
+    const onGap = options.onGap ?? this.#onGap
+    if (this.#store === undefined) {
+      const sub = this.#add(stream, filter, onGap, undefined)
+      stream._release()
+      return sub.off
     }
-    if (this.#authorize !== undefined) {
-      stream._hold()
-      let verdict: unknown
-      try {
-        verdict = await this.#authorize(stream, options.context)
-      } catch (error) {
-        stream._refuse('error')
-        throw error
-      }
-      if (verdict !== true) {
-        stream._refuse(verdict === 401 ? 'unauthorized' : 'forbidden')
-        return NOOP
-      }
-      if (stream.closed) return NOOP
-      if (this.#closed) {
-        // Closed while authorize ran: end the stream as close() ended the others, rather
-        // than leave it held (the response would never start).
-        stream.close()
-        return NOOP
-      }
-      // Others may have joined while authorize ran: check the limit again.
-      if (this.#subs.size >= this.#maxSubscribers) {
-        stream._refuse('limit')
-        return NOOP
-      }
-    }
-    const resumes = stream.lastEventId !== undefined || stream._invalidLastEventId !== undefined
-    const sub: Subscription = {
-      stream,
-      filter: filter as Subscription['filter'],
-      queue: this.#store !== undefined && resumes ? [] : undefined,
-      seen: undefined,
-      off: NOOP,
-    }
-    const offClose = stream.onClose(() => this.#subs.delete(stream))
-    sub.off = () => {
-      offClose()
-      if (this.#subs.get(stream) === sub) this.#subs.delete(stream)
-    }
-    this.#subs.set(stream, sub)
-    if (this.#authorize !== undefined) stream._release()
-    if (sub.queue !== undefined) await this.#replay(sub, options.onGap ?? this.#onGap)
-    return sub.off
+    return this.#subscribeToLog(stream, this.#store, filter, onGap)
   }
 
   /**
    * Publishes one event (a bare payload or an `SseEvent`) to every subscriber, in every
-   * process when there is a broker. Resolves to the id the store assigned (or the event's
-   * own `id` without a store).
+   * process that follows the log (with a store) or through the broker. Resolves to the id
+   * the store assigned (or the event's own `id` without a store).
    *
    * @throws TypeError at once for a field that cannot be written.
    */
@@ -242,40 +150,94 @@ export class Channel<T = unknown> {
     counters.eventsPublished++
     const serialized = typeof ev.data !== 'string'
     const store = this.#store
-    const id =
-      store === undefined ? ownId : store.append({ data, event, retry: ev.retry, serialized })
-    const send = (id: string | undefined): string | undefined => {
-      const message: BrokerMessage = { id, data, event, retry: ev.retry, serialized }
-      if (this.#broker === undefined) this.#deliver(message, { ...ev, event, id })
-      return id
-    }
-    if (typeof id !== 'object' && this.#broker === undefined) {
-      // A synchronous store (or none) and no broker: deliver now, in publish order.
-      return Promise.resolve(send(id))
-    }
-    // An async store or a broker: keep publishes in order however their steps settle.
-    const result = this.#tail.then(async () => {
-      const assigned = await id
-      send(assigned)
-      if (this.#broker !== undefined) {
-        await this.#brokerOff
-        await this.#broker.publish(this.name!, {
-          id: assigned,
-          data,
-          event,
-          retry: ev.retry,
-          serialized,
-        })
+    if (store !== undefined) {
+      const stored: StoreInput = { data, event, retry: ev.retry, serialized }
+      // The store notifies every follower of the log, this process's included (a memory
+      // store at once, before the promise settles).
+      let appended: StoredEvent | Promise<StoredEvent>
+      try {
+        appended = store.append(this.name!, stored)
+      } catch (error) {
+        return Promise.reject(error)
       }
-      return assigned
+      return 'then' in appended ? appended.then((entry) => entry.id) : Promise.resolve(appended.id)
+    }
+    const message: BrokerMessage = { id: ownId, data, event, retry: ev.retry, serialized }
+    if (this.#broker === undefined) {
+      this.#deliverMessage(message, { ...ev, event, id: ownId })
+      return Promise.resolve(ownId)
+    }
+    // Keep publishes in order however the broker's steps settle.
+    const result = this.#tail.then(async () => {
+      await this.#brokerOff
+      await this.#broker!.publish(this.name!, message)
+      return ownId
     })
     this.#tail = result.catch(NOOP)
     return result
   }
 
   /**
-   * Ends the channel and its subscribers' streams (with a `retry:` hint picked within
-   * `retry`, if given). Further publishes and subscribes reject.
+   * Ends the channel's log, after `final` if given: every subscriber, in every process,
+   * gets what was published before, then its stream closes; a later subscriber gets the
+   * retained log, then the end; a reconnect that has it all is answered 204. Without a
+   * store, the subscribers here are closed. Publishing afterwards rejects.
+   */
+  async end(final?: T | SseEvent<T>): Promise<void> {
+    if (this.#closed) throw closedError()
+    if (this.#store === undefined) {
+      if (final !== undefined) await this.publish(final)
+      this.close()
+      return
+    }
+    let input: StoreInput | undefined
+    if (final !== undefined) {
+      const ev = (isSseEvent(final) ? final : { data: final }) as SseEvent<T>
+      const event = ev.event ?? this.#event
+      checkFields(event, ev.id, ev.retry)
+      input = {
+        data: serializeData(ev.data, this.#serializer),
+        event,
+        retry: ev.retry,
+        serialized: typeof ev.data !== 'string',
+      }
+    }
+    await this.#store.end(this.name!, input)
+  }
+
+  /**
+   * Whether the channel's log exists (has events, has ended, or is leased), to answer 404
+   * before opening a stream for a name nobody ever published to.
+   */
+  async exists(): Promise<boolean> {
+    return (await this.#needStore('exists').info(this.name!)).exists
+  }
+
+  /** Whether the channel's log has ended. */
+  async ended(): Promise<boolean> {
+    return (await this.#needStore('ended').info(this.name!)).ended
+  }
+
+  /**
+   * Takes the lease on the channel's log, for the one process producing it (an AI answer,
+   * a job). If that process dies, the log ends with an `error` event within about `ttlMs`;
+   * `lease.signal` aborts when anyone, in any process, calls `cancel()`. Rejects with
+   * `ERR_SSE_LEASED` when another producer holds it.
+   */
+  async lease(options?: LeaseOptions): Promise<StoreLease> {
+    const ttl = checkLeaseOptions(options)
+    return this.#needStore('lease').lease(this.name!, ttl)
+  }
+
+  /** Asks the producer holding the lease on this log (in any process) to stop. */
+  async cancel(): Promise<void> {
+    await this.#needStore('cancel').cancel(this.name!)
+  }
+
+  /**
+   * Ends this channel object and its subscribers' streams (with a `retry:` hint picked
+   * within `retry`, if given). The log itself goes on (see `end()`). Further publishes and
+   * subscribes reject.
    */
   close(options: { retry?: RetryOption } = {}): void {
     if (this.#closed) return
@@ -290,108 +252,196 @@ export class Channel<T = unknown> {
     this.#brokerOff?.then((off) => off()).catch(this.#onError)
   }
 
-  #deliver(message: BrokerMessage, original: SseEvent | undefined): void {
-    if (this.#closed) return
-    const bytes = toBytes(encodeText(message.data, message.event, message.id, message.retry))
-    const now = Date.now()
-    let view = original
-    for (const sub of this.#subs.values()) {
-      if (sub.filter !== undefined) {
-        view ??= this.#view(message)
-        let pass: boolean
-        try {
-          pass = sub.filter(view)
-        } catch (error) {
-          this.#onError(error)
-          continue
-        }
-        if (!pass) continue
-      }
-      if (sub.queue !== undefined) sub.queue.push({ id: message.id, bytes })
-      else {
-        if (sub.seen !== undefined) {
-          if (message.id !== undefined && sub.seen.has(message.id)) continue
-          sub.seen = undefined
-        }
-        counters.eventsSent++
-        sub.stream._write(bytes, now)
-      }
+  /**
+   * Runs `maxSubscribers` and `authorize`; true when the stream may subscribe (held, with
+   * its place reserved until `#add`).
+   */
+  async #admit(stream: EventStream, context: unknown): Promise<boolean> {
+    if (this.#subs.size + this.#reserved >= this.#maxSubscribers) {
+      stream._refuse('limit')
+      return false
     }
+    // Held until the status is known: a refusal (or a 204) can still answer instead.
+    stream._hold()
+    if (this.#authorize === undefined) {
+      this.#reserved++
+      return true
+    }
+    let verdict: unknown
+    try {
+      verdict = await this.#authorize(stream, context)
+    } catch (error) {
+      stream._refuse('error')
+      throw error
+    }
+    if (verdict !== true) {
+      stream._refuse(verdict === 401 ? 'unauthorized' : 'forbidden')
+      return false
+    }
+    if (stream.closed) return false
+    if (this.#closed) {
+      // Closed while authorize ran: end the stream as close() ended the others.
+      stream.close()
+      return false
+    }
+    // Others may have joined while authorize ran: check the limit again.
+    if (this.#subs.size + this.#reserved >= this.#maxSubscribers) {
+      stream._refuse('limit')
+      return false
+    }
+    this.#reserved++
+    return true
   }
 
-  /** The event a filter sees for a message that came through the broker. */
-  #view(message: BrokerMessage): SseEvent {
-    let data: unknown = message.data
-    if (message.serialized) {
-      try {
-        data = this.#deserializer(message.data)
-      } catch {
-        // Keep the text: a filter still gets something to look at.
-      }
+  #add(
+    stream: EventStream,
+    filter: SubscribeOptions<T>['filter'],
+    onGap: SubscribeOptions<T>['onGap'],
+    hub: LogHub | undefined,
+  ): Subscription {
+    const sub = new Subscription(
+      stream,
+      filter as ((event: SseEvent) => boolean) | undefined,
+      this.#host,
+      onGap,
+      hub !== undefined,
+    )
+    this.#reserved--
+    const offClose = stream.onClose(() => sub.off())
+    let held = hub
+    sub.off = () => {
+      offClose()
+      if (this.#subs.get(stream) === sub) this.#subs.delete(stream)
+      held?.release(sub)
+      held = undefined
     }
-    const view: SseEvent = { data }
-    if (message.event !== undefined) view.event = message.event
-    if (message.id !== undefined) view.id = message.id
-    if (message.retry !== undefined) view.retry = message.retry
-    return view
+    this.#subs.set(stream, sub)
+    return sub
   }
 
-  async #replay(sub: Subscription, onGap: ChannelOptions['onGap']): Promise<void> {
-    const stream = sub.stream
-    const seen = new Set<string>()
-    let gap: Gap | undefined
-    if (stream.lastEventId === undefined) {
-      gap = { reason: 'invalid', lastEventId: stream._invalidLastEventId ?? '' }
-    } else {
+  async #subscribeToLog(
+    stream: EventStream,
+    store: EventStore,
+    filter: SubscribeOptions<T>['filter'],
+    onGap: SubscribeOptions<T>['onGap'],
+  ): Promise<() => void> {
+    const name = this.name!
+    const hub = LogHub.acquire(store, name, this.#onError)
+    const sub = this.#add(stream, filter, onGap, hub)
+    const invalid = stream.lastEventId === undefined ? stream._invalidLastEventId : undefined
+    let first: ReadResult | undefined
+    let until: LogHub['position']
+    try {
+      await hub.ready
+      // From here every new entry reaches the subscription (queued while it replays).
+      hub.join(sub)
+      until = hub.position
+      const after = stream.lastEventId
+      // Read the first batch while the status can still be chosen: a client that has all of
+      // an ended log gets 204, so that a browser EventSource stops.
+      if (invalid === undefined && (after !== undefined || hub.ended)) {
+        first = await store.read(name, after, READ_BATCH)
+      }
+    } catch (error) {
+      // The store is away: turn the client back with a retry: hint (a browser EventSource
+      // gives up for good on an error status), and say why.
+      sub.off()
+      stream._refuse('unavailable')
+      throw error
+    }
+    if (stream.closed) {
+      sub.off()
+      return NOOP
+    }
+    // Nothing but the end is left for this client: 204.
+    const events = first?.events
+    if (hub.ended && events !== undefined && (events.length === 0 || events[0]!.end === true)) {
+      sub.off()
+      stream._refuse('finished')
+      return NOOP
+    }
+    stream._release()
+    let ended = false
+    let gap =
+      invalid === undefined ? first?.gap : { reason: 'invalid' as const, lastEventId: invalid }
+    if (first?.events !== undefined) {
       try {
-        const result = await this.#store!.readAfter(stream.lastEventId)
-        if (result.gap !== undefined) gap = result.gap
-        else {
-          counters.replays++
-          for (const ev of result.events) {
-            if (sub.filter !== undefined && !this.#passes(sub, ev)) {
-              seen.add(ev.id)
-              continue
-            }
-            seen.add(ev.id)
-            counters.eventsReplayed++
-            const bytes = toBytes(encodeText(ev.data, ev.event, ev.id, ev.retry))
-            if (!stream._write(bytes) && !(await stream._whenWritable())) return
-          }
-        }
+        const result = await replayLog(
+          store,
+          name,
+          stream.lastEventId,
+          until,
+          (entry) => this.#replayWrite(sub, entry),
+          first,
+        )
+        ended = result.ended
+        gap ??= result.gap
       } catch (error) {
         sub.off()
         stream.close()
         throw error
       }
     }
-    // Publishes already under way (an async store's append) reach the queue first, so that
-    // one the replay also read is skipped below instead of written twice.
-    await this.#tail
-    // Events published meanwhile waited in the queue; more may join while this loop waits.
-    const queue = sub.queue ?? []
-    for (let i = 0; i < queue.length; i++) {
-      const q = queue[i]!
-      // Appended after the replay began but already in it: skip, so it arrives once.
-      if (q.id !== undefined && seen.has(q.id)) continue
-      counters.eventsSent++
-      if (!stream._write(q.bytes) && !(await stream._whenWritable())) return
-    }
-    sub.queue = undefined
-    if (seen.size > 0) sub.seen = seen
-    if (gap !== undefined) {
-      counters.gaps++
-      if (onGap !== undefined) await onGap(gap, stream)
-    }
+    await sub.flush(until)
+    if (gap !== undefined) await sub.gap(gap)
+    if (hub.ended && !stream.closed) {
+      // Nothing more can come. A client whose id could not be resumed is given the end's
+      // id (an id-only frame sets Last-Event-ID without an event), so that its reconnect is
+      // answered 204 rather than looping on the same gap.
+      if (gap !== undefined && hub.position.id !== undefined) {
+        stream._write(`id: ${hub.position.id}\n\n`)
+      }
+      stream.close()
+    } else if (ended) stream.close()
+    return sub.off
   }
 
-  #passes(sub: Subscription, ev: StoredEvent): boolean {
-    try {
-      return sub.filter!(this.#view({ ...ev, serialized: ev.serialized === true }))
-    } catch (error) {
-      this.#onError(error)
-      return false
+  /** Writes one replayed entry; false once the stream closed. */
+  async #replayWrite(sub: Subscription, entry: StoredEvent): Promise<boolean> {
+    const stream = sub.stream
+    if (stream.closed) return false
+    if (!sub.passes(entry)) return true
+    const bytes = toBytes(encodeText(entry.data, entry.event, entry.id, entry.retry))
+    return stream._write(bytes) || (await stream._whenWritable())
+  }
+
+  /** A publish without a store: to this process's subscribers (and, through the broker, the others'). */
+  #deliverMessage(message: BrokerMessage, original?: SseEvent): void {
+    if (this.#closed) return
+    const entry = message as unknown as StoredEvent
+    const bytes = toBytes(encodeText(message.data, message.event, message.id, message.retry))
+    const now = Date.now()
+    if (original !== undefined) this.#viewed = [entry, original]
+    for (const sub of this.#subs.values()) sub.take(entry, bytes, now)
+  }
+
+  /** The event a filter sees: the payload, deserialized once per entry when it was serialized. */
+  #view(entry: StoredEvent): SseEvent {
+    if (this.#viewed?.[0] === entry) return this.#viewed[1]
+    let data: unknown = entry.data
+    if (entry.serialized === true) {
+      try {
+        data = this.#deserializer(entry.data)
+      } catch {
+        // Keep the text: a filter still gets something to look at.
+      }
     }
+    const view: SseEvent = { data }
+    if (entry.event !== undefined) view.event = entry.event
+    if (entry.id !== undefined) view.id = entry.id
+    if (entry.retry !== undefined) view.retry = entry.retry
+    this.#viewed = [entry, view]
+    return view
+  }
+
+  #needStore(method: string): EventStore {
+    if (this.#store === undefined) {
+      throw new SseTypeError(
+        'ERR_SSE_INVALID_OPTION',
+        `@ssekit/core: channel.${method}() needs a channel with a store (a named log); this one has none.`,
+      )
+    }
+    return this.#store
   }
 }
 
@@ -402,52 +452,11 @@ function closedError(): SseError {
   )
 }
 
-function checkChannelOptions(options: ChannelOptions): ChannelOptions {
-  const fail = (name: string, accepts: string, value: unknown) =>
-    new SseTypeError(
-      'ERR_SSE_INVALID_OPTION',
-      `@ssekit/core: channel option "${name}" must be ${accepts}; received ${describe(value)}.`,
-    )
-  if (typeof options !== 'object' || options === null) throw fail('options', 'an object', options)
-  const o = { ...options }
-  if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) {
-    throw fail('name', 'a non-empty string', o.name)
-  }
-  if (o.broker !== undefined) {
-    if (typeof o.broker?.publish !== 'function' || typeof o.broker?.subscribe !== 'function') {
-      throw fail('broker', 'a Broker with publish() and subscribe()', o.broker)
-    }
-    if (o.name === undefined)
-      throw fail('name', 'set when there is a broker (it is the topic)', o.name)
-  }
-  if (
-    o.store !== undefined &&
-    (typeof o.store?.append !== 'function' || typeof o.store?.readAfter !== 'function')
-  ) {
-    throw fail('store', 'an EventStore with append() and readAfter()', o.store)
-  }
-  if (o.event !== undefined) {
-    if (typeof o.event !== 'string' || /[\r\n]/.test(o.event))
-      throw fail('event', 'a string without CR or LF', o.event)
-  }
-  for (const key of ['serializer', 'deserializer', 'authorize', 'onGap', 'onError'] as const) {
-    if (o[key] !== undefined && typeof o[key] !== 'function') throw fail(key, 'a function', o[key])
-  }
-  const max = o.maxSubscribers
-  if (
-    max !== undefined &&
-    !(max === Number.POSITIVE_INFINITY || (Number.isSafeInteger(max) && max >= 0))
-  ) {
-    throw fail('maxSubscribers', 'a non-negative integer, or Infinity', max)
-  }
-  return o
-}
-
 /**
  * Creates a broadcast channel.
  *
  * @example
- * const prices = createChannel({ event: 'price', store: new MemoryEventStore() })
+ * const prices = createChannel({ name: 'prices', event: 'price', store: new MemoryEventStore() })
  * app.get('/prices', async (req, res) => { await prices.subscribe(res.sse()) })
  * setInterval(() => prices.publish({ symbol: 'ACME', price: quote() }), 1000)
  */

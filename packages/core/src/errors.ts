@@ -10,6 +10,12 @@ export type SseErrorCode =
   | 'ERR_SSE_SLOW_CLIENT'
   /** A channel was used after `close()`. */
   | 'ERR_SSE_CHANNEL_CLOSED'
+  /** A publish to a named log that has ended. */
+  | 'ERR_SSE_LOG_ENDED'
+  /** A lease on a named log that another producer holds. */
+  | 'ERR_SSE_LEASED'
+  /** The store could not be reached in time (Redis down, say); nothing was written. */
+  | 'ERR_SSE_STORE_UNAVAILABLE'
 
 /**
  * An error thrown or reported by ssekit. `code` is stable across versions; the message

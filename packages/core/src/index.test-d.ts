@@ -13,6 +13,9 @@ import {
   type Gap,
   type GapReason,
   getMetrics,
+  type LeaseOptions,
+  type LogInfo,
+  type LogListener,
   MemoryEventStore,
   type NodeRequest,
   type ReadResult,
@@ -24,6 +27,7 @@ import {
   type SseMetrics,
   type SseTypeError,
   type StoredEvent,
+  type StoreLease,
   type StreamOptions,
 } from './index.js'
 
@@ -175,7 +179,7 @@ describe('options', () => {
     resolveOptions({ lastEventIdQuery: true })
     // @ts-expect-error header values are strings
     resolveOptions({ headers: { 'x-a': 1 } })
-    // @ts-expect-error a store needs readAfter
+    // @ts-expect-error a store needs read, info, follow, end, lease and cancel
     resolveOptions({ store: { append: () => '1' } })
     // @ts-expect-error an unknown option
     resolveOptions({ heartBeat: 1000 })
@@ -191,19 +195,57 @@ describe('options', () => {
 })
 
 describe('stores', () => {
-  it('makes MemoryEventStore an EventStore with synchronous answers', () => {
+  it('makes MemoryEventStore an EventStore of named logs with synchronous answers', () => {
     const store = new MemoryEventStore()
     expectTypeOf(store).toMatchTypeOf<EventStore>()
-    expectTypeOf(store.append({ data: 'x' })).toEqualTypeOf<string>()
-    expectTypeOf(store.readAfter('id')).toEqualTypeOf<ReadResult>()
+    expectTypeOf(store.append('job', { data: 'x' })).toEqualTypeOf<StoredEvent>()
+    expectTypeOf(store.read('job', 'id', 500)).toEqualTypeOf<ReadResult>()
+    expectTypeOf(store.read('job', undefined, 500)).toEqualTypeOf<ReadResult>()
+    expectTypeOf(store.info('job')).toEqualTypeOf<LogInfo>()
+    expectTypeOf(store.follow).parameter(1).toEqualTypeOf<LogListener>()
+    expectTypeOf(store.follow('job', { entry() {}, resync() {} })).toEqualTypeOf<() => void>()
+    expectTypeOf(store.lease('job', 5000)).toEqualTypeOf<Promise<StoreLease>>()
+    expectTypeOf(store.logs).toEqualTypeOf<number>()
     // @ts-expect-error data is already text in a store
-    store.append({ data: { n: 1 } })
+    store.append('job', { data: { n: 1 } })
+    // @ts-expect-error an append names its log
+    store.append({ data: 'x' })
+    // @ts-expect-error a read says how many entries at most
+    store.read('job', 'id')
     // @ts-expect-error maxEvents is a number
     new MemoryEventStore({ maxEvents: '10' })
+    // @ts-expect-error endedTtlMs is a number
+    new MemoryEventStore({ endedTtlMs: '5m' })
+  })
+
+  it('lets a store answer asynchronously', () => {
+    const inner = new MemoryEventStore()
+    const remote: EventStore = {
+      append: async (name, event) => inner.append(name, event),
+      read: async (name, after, limit) => inner.read(name, after, limit),
+      info: async (name) => inner.info(name),
+      follow: (name, listener) => inner.follow(name, listener),
+      end: async (name, final) => inner.end(name, final),
+      lease: (name, ttlMs) => inner.lease(name, ttlMs),
+      cancel: async (name) => inner.cancel(name),
+    }
+    expectTypeOf(remote.append('job', { data: 'x' })).toEqualTypeOf<
+      StoredEvent | Promise<StoredEvent>
+    >()
+  })
+
+  it('gives a stored entry its id, seq and epoch, read-only', () => {
+    const entry = new MemoryEventStore().append('job', { data: 'x' })
+    expectTypeOf(entry.id).toEqualTypeOf<string>()
+    expectTypeOf(entry.seq).toEqualTypeOf<number>()
+    expectTypeOf(entry.epoch).toEqualTypeOf<string>()
+    expectTypeOf(entry.end).toEqualTypeOf<true | undefined>()
+    // @ts-expect-error entries are read-only
+    entry.seq = 2
   })
 
   it('narrows a ReadResult to its events or its gap', () => {
-    const result = new MemoryEventStore().readAfter('x')
+    const result = new MemoryEventStore().read('job', 'x', 500)
     if (result.gap !== undefined) {
       expectTypeOf(result.gap.reason).toEqualTypeOf<GapReason>()
       expectTypeOf(result.events).toEqualTypeOf<undefined>()
@@ -230,6 +272,23 @@ describe('channels', () => {
       },
     })
   })
+
+  it('types the named log methods: end with a final event, exists, ended, lease, cancel', () => {
+    const channel = createChannel<{ n: number }>({ name: 'job:1', store: new MemoryEventStore() })
+    expectTypeOf(channel.name).toEqualTypeOf<string | undefined>()
+    expectTypeOf(channel.end()).toEqualTypeOf<Promise<void>>()
+    expectTypeOf(channel.end({ n: 1 })).toEqualTypeOf<Promise<void>>()
+    expectTypeOf(channel.end({ event: 'done', data: { n: 1 } })).toEqualTypeOf<Promise<void>>()
+    // @ts-expect-error the final event has the channel's payload
+    channel.end({ n: 'one' })
+    expectTypeOf(channel.exists()).toEqualTypeOf<Promise<boolean>>()
+    expectTypeOf(channel.ended()).toEqualTypeOf<Promise<boolean>>()
+    expectTypeOf(channel.lease({ ttlMs: 5000 })).toEqualTypeOf<Promise<StoreLease>>()
+    expectTypeOf<LeaseOptions>().toEqualTypeOf<{ ttlMs?: number }>()
+    // @ts-expect-error ttlMs is a number of milliseconds
+    channel.lease({ ttlMs: '5s' })
+    expectTypeOf(channel.cancel()).toEqualTypeOf<Promise<void>>()
+  })
 })
 
 describe('errors and metrics', () => {
@@ -242,6 +301,9 @@ describe('errors and metrics', () => {
       | 'ERR_SSE_HEADERS_SENT'
       | 'ERR_SSE_SLOW_CLIENT'
       | 'ERR_SSE_CHANNEL_CLOSED'
+      | 'ERR_SSE_LOG_ENDED'
+      | 'ERR_SSE_LEASED'
+      | 'ERR_SSE_STORE_UNAVAILABLE'
     >()
   })
 

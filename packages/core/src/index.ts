@@ -11,6 +11,7 @@ export {
   Channel,
   type ChannelOptions,
   createChannel,
+  type LeaseOptions,
   type SubscribeOptions,
 } from './channel.js'
 export {
@@ -29,6 +30,7 @@ export {
 } from './errors.js'
 export { SSE_HEADERS, streamHeaders } from './headers.js'
 export { lastEventIdFrom } from './last-event-id.js'
+export { checkLogName } from './log-name.js'
 export { getMetrics, type SseMetrics } from './metrics.js'
 export {
   type AuthorizeResult,
@@ -40,7 +42,17 @@ export {
   type StreamOptions,
 } from './options.js'
 export { closeAllStreams, StreamGroup } from './registry.js'
-export type { EventStore, Gap, GapReason, ReadResult, StoredEvent, StoreInput } from './store.js'
+export type {
+  EventStore,
+  Gap,
+  GapReason,
+  LogInfo,
+  LogListener,
+  ReadResult,
+  StoredEvent,
+  StoreInput,
+  StoreLease,
+} from './store.js'
 export { MemoryEventStore, type MemoryEventStoreOptions } from './store-memory.js'
 export { EventStream } from './stream.js'
 export type { OpenInit, Transport, TransportListener } from './transport.js'

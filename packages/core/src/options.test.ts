@@ -37,8 +37,9 @@ describe('resolveOptions rejects each bad value with a TypeError naming the opti
     ],
     [
       'store',
-      [{}, { append() {} }, 'redis', null, () => {}],
-      /option "store" must be an EventStore with append\(\) and readAfter\(\)/,
+      // The old interface (append + readAfter) is refused too: it has no named logs.
+      [{}, { append() {} }, { append() {}, readAfter() {} }, 'redis', null, () => {}],
+      /option "store" must be an EventStore with append\(\), read\(\) and info\(\)/,
     ],
     [
       'maxBufferedBytes',

@@ -208,9 +208,10 @@ function checkStore(value: unknown): EventStore {
     typeof s !== 'object' ||
     s === null ||
     typeof s.append !== 'function' ||
-    typeof s.readAfter !== 'function'
+    typeof s.read !== 'function' ||
+    typeof s.info !== 'function'
   ) {
-    throw optionError('store', 'an EventStore with append() and readAfter()', value)
+    throw optionError('store', 'an EventStore with append(), read() and info()', value)
   }
   return s
 }

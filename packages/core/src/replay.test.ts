@@ -3,7 +3,7 @@ import { EventSource } from 'eventsource'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { getMetrics } from './metrics.js'
 import type { StreamOptions } from './options.js'
-import type { EventStore, Gap, ReadResult, StoreInput } from './store.js'
+import type { EventStore, Gap, ReadResult, StoredEvent, StoreInput } from './store.js'
 import { MemoryEventStore } from './store-memory.js'
 import type { EventStream } from './stream.js'
 import {
@@ -16,6 +16,7 @@ import {
   rawGet,
   splitResponse,
   startServer,
+  WrappedStore,
   waitFor,
 } from './test-utils/index.js'
 import { createEventStream } from './transport-node.js'
@@ -38,9 +39,8 @@ async function serve(
   return { server, streams }
 }
 
-/** A MemoryEventStore whose `readAfter` answers only when the test opens `gate`. */
-class SlowStore implements EventStore {
-  readonly inner = new MemoryEventStore()
+/** A MemoryEventStore whose `read` answers only when the test opens `gate`. */
+class SlowStore extends WrappedStore {
   readonly reading = deferred()
   gate: Deferred<void> = deferred()
 
@@ -52,20 +52,25 @@ class SlowStore implements EventStore {
   constructor(
     readonly snapshotFirst: boolean,
     readonly asyncAppend = false,
-  ) {}
-
-  append(event: StoreInput): string | Promise<string> {
-    const id = this.inner.append(event)
-    return this.asyncAppend ? new Promise((resolve) => setTimeout(() => resolve(id), 1)) : id
+  ) {
+    super()
   }
 
-  async readAfter(lastEventId: string): Promise<ReadResult> {
-    const early = this.snapshotFirst ? this.inner.readAfter(lastEventId) : undefined
+  override append(name: string, event: StoreInput): StoredEvent | Promise<StoredEvent> {
+    const entry = this.inner.append(name, event)
+    return this.asyncAppend ? new Promise((resolve) => setTimeout(() => resolve(entry), 1)) : entry
+  }
+
+  override async read(name: string, after: string | undefined, limit: number) {
+    const early = this.snapshotFirst ? this.inner.read(name, after, limit) : undefined
     this.reading.resolve()
     await this.gate.promise
-    return early ?? this.inner.readAfter(lastEventId)
+    return early ?? this.inner.read(name, after, limit)
   }
 }
+
+/** A stream's own `store` option writes to, and replays from, the store's 'default' log. */
+const OWN = 'default'
 
 describe('replay across a reconnect', () => {
   it('gives an EventSource that reconnects with Last-Event-ID exactly the missed events, in order, once each', async () => {
@@ -89,7 +94,7 @@ describe('replay across a reconnect', () => {
     await waitFor(() => got.length === 3)
     // The server ends the response; while the client is away, the job goes on.
     streams[0]!.close()
-    ids.push(store.append({ data: '4' }), store.append({ data: '5' }))
+    ids.push(store.append(OWN, { data: '4' }).id, store.append(OWN, { data: '5' }).id)
     await waitFor(() => got.length >= 6)
     // A last live event: once it arrives, anything duplicated would have arrived too.
     await streams[1]!.send('7')
@@ -103,9 +108,9 @@ describe('replay across a reconnect', () => {
 
   it('counts the replay and the events it wrote', async () => {
     const store = new MemoryEventStore()
-    const first = store.append({ data: 'a' })
-    store.append({ data: 'b', event: 'named' })
-    store.append({ data: 'c' })
+    const first = store.append(OWN, { data: 'a' }).id
+    store.append(OWN, { data: 'b', event: 'named' })
+    store.append(OWN, { data: 'c' })
     const before = getMetrics()
     const { server } = await serve({ heartbeat: false, store })
     const client = cleanup.add(
@@ -123,15 +128,17 @@ describe('replay across a reconnect', () => {
   })
 
   const races: [string, boolean, boolean][] = [
-    ['a slow readAfter that sees the sends made while it waits', false, false],
-    ['a slow readAfter that does not see them', true, false],
-    ['a slow readAfter and an async append', false, true],
-    ['a slow readAfter that does not see them and an async append', true, true],
+    ['a slow read that sees the sends made while it waits', false, false],
+    ['a slow read that does not see them', true, false],
+    ['a slow read and an async append', false, true],
+    ['a slow read that does not see them and an async append', true, true],
   ]
   for (const [name, snapshotFirst, asyncAppend] of races) {
     it(`loses and duplicates nothing when sends race with ${name}`, async () => {
       const store = new SlowStore(snapshotFirst, asyncAppend)
-      const seed = ['e1', 'e2', 'e3', 'e4', 'e5'].map((data) => store.inner.append({ data }))
+      const seed = ['e1', 'e2', 'e3', 'e4', 'e5'].map(
+        (data) => store.inner.append(OWN, { data }).id,
+      )
       const { server, streams } = await serve({ heartbeat: false, store }, async (stream) => {
         await store.reading.promise
         // The replay is waiting for the store: these must queue behind it.
@@ -190,8 +197,8 @@ describe('gaps', () => {
 
   it("reports an id the store never gave out as an 'unknown' gap, and replays nothing", async () => {
     const store = new MemoryEventStore()
-    store.append({ data: 'kept' })
-    const other = new MemoryEventStore().append({ data: 'elsewhere' })
+    store.append(OWN, { data: 'kept' })
+    const other = new MemoryEventStore().append(OWN, { data: 'elsewhere' }).id
     const { gap, reader } = await resume(other, store)
     expect(gap).toEqual({ reason: 'unknown', lastEventId: other })
     expect(reader.events.map((e) => e.data).sort()).toEqual(['full state', 'live'])
@@ -199,7 +206,7 @@ describe('gaps', () => {
 
   it("reports an id whose followers were evicted as an 'expired' gap", async () => {
     const store = new MemoryEventStore({ maxEvents: 2 })
-    const [old] = ['a', 'b', 'c', 'd'].map((data) => store.append({ data }))
+    const [old] = ['a', 'b', 'c', 'd'].map((data) => store.append(OWN, { data }).id)
     const { gap, reader } = await resume(old!, store)
     expect(gap).toEqual({ reason: 'expired', lastEventId: old })
     expect(reader.events.map((e) => e.data)).not.toContain('b')
@@ -207,7 +214,7 @@ describe('gaps', () => {
 
   it("reports a Last-Event-ID that cannot be an id as an 'invalid' gap", async () => {
     const store = new MemoryEventStore()
-    store.append({ data: 'x' })
+    store.append(OWN, { data: 'x' })
     const long = 'L'.repeat(2000)
     const { gap } = await resume(long, store)
     expect(gap).toEqual({ reason: 'invalid', lastEventId: 'L'.repeat(1024) })
@@ -244,13 +251,14 @@ describe('gaps', () => {
     await client.reader.waitForEvents(1)
   })
 
-  it('closes the stream and reports a store whose readAfter fails', async () => {
+  it('closes the stream and reports a store whose read fails', async () => {
     const onError = vi.fn()
     const failure = new Error('store down')
-    const store: EventStore = {
-      append: () => 'id',
-      readAfter: () => Promise.reject(failure),
-    }
+    const store = new (class extends WrappedStore {
+      override read(): Promise<ReadResult> {
+        return Promise.reject(failure)
+      }
+    })()
     const { server, streams } = await serve({ heartbeat: false, store, onError })
     const client = await fetchSse(server.url(), { headers: { 'last-event-id': 'x-1' } })
     expect(await client.reader.readToEnd()).toBe('')
@@ -271,7 +279,7 @@ describe('hostile Last-Event-ID values', () => {
     })
     const onError = vi.fn()
     const store = new MemoryEventStore()
-    store.append({ data: 'x' })
+    store.append(OWN, { data: 'x' })
     // Node counts the request line in its 16 KiB header limit and would answer 431 to a
     // 16 KiB query before any of our code ran; raise it so that the value reaches us.
     const { server, streams } = await serve(

@@ -5,7 +5,7 @@ import vm from 'node:vm'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { getMetrics } from './metrics.js'
 import type { StreamOptions } from './options.js'
-import type { StoreInput } from './store.js'
+import type { StoredEvent, StoreInput } from './store.js'
 import { MemoryEventStore } from './store-memory.js'
 import type { EventStream } from './stream.js'
 import {
@@ -258,10 +258,10 @@ describe('slow clients', () => {
   it('lets a dropped client resume losslessly through Last-Event-ID', async () => {
     const ids: string[] = []
     class RecordingStore extends MemoryEventStore {
-      override append(event: StoreInput): string {
-        const id = super.append(event)
-        ids.push(id)
-        return id
+      override append(name: string, event: StoreInput): StoredEvent {
+        const entry = super.append(name, event)
+        ids.push(entry.id)
+        return entry
       }
     }
     const store = new RecordingStore({ maxEvents: 100_000 })

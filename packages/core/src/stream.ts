@@ -10,13 +10,17 @@ import {
   serializeData,
 } from './encode.js'
 import { reportUnhandled, SseError, warnUnhandled } from './errors.js'
+import { reportGap } from './gap.js'
 import { streamHeaders } from './headers.js'
 import { type Beating, type HeartbeatGroup, heartbeatGroup } from './heartbeat.js'
 import { readLastEventId } from './last-event-id.js'
 import { counters } from './metrics.js'
 import { pickRetry, type ResolvedOptions, type RetryOption } from './options.js'
+import { OwnLog } from './own-log.js'
+import { pipe } from './pipe.js'
+import { answerRefusal, type Refusal } from './refusal.js'
 import { allStreams, type Closable, type StreamGroup } from './registry.js'
-import type { Gap, StoredEvent } from './store.js'
+import type { Gap } from './store.js'
 import type { Transport, TransportListener } from './transport.js'
 
 const PENDING = 0
@@ -37,12 +41,6 @@ export interface StreamInit {
   group?: StreamGroup | undefined
   /** Where warnings go without `onError`: the framework's logger, rate-limited. */
   warn?: ((error: Error) => void) | undefined
-}
-
-/** An event waiting for a replay to finish, with the id it was stored under. */
-interface Queued {
-  id: string
-  frame: string
 }
 
 /**
@@ -76,9 +74,9 @@ export class EventStream implements TransportListener, Beating, Closable {
   #resolveDrain: ((ok: boolean) => void) | undefined
   #hb: HeartbeatGroup | undefined
   #invalidLastEventId: string | undefined
-  #replayQueue: Queued[] | undefined
+  /** The `store` option's log, which this stream writes to and replays from. */
+  #own: OwnLog | undefined
   #closeAfterReplay = false
-  #storeTail: Promise<unknown> = TRUE
 
   /** @internal heartbeat list links; see heartbeat.ts */
   hbLast = 0
@@ -100,8 +98,7 @@ export class EventStream implements TransportListener, Beating, Closable {
     const last = readLastEventId(init.lastEventId)
     this.lastEventId = last?.id
     this.#invalidLastEventId = last?.invalid
-    // Sends made while the store replay runs wait here, so that none is lost or doubled.
-    if (options.store !== undefined && last !== undefined) this.#replayQueue = []
+    if (options.store !== undefined) this.#own = new OwnLog(options.store, this, last !== undefined)
     transport.attach(this)
     this.#admit()
   }
@@ -146,13 +143,24 @@ export class EventStream implements TransportListener, Beating, Closable {
    */
   send(input: unknown): Promise<boolean> {
     const ev = isSseEvent(input) ? input : undefined
-    const text = serializeData(ev === undefined ? input : ev.data, this.#options.serializer)
-    if (this.#options.store !== undefined) {
-      return this.#sendStored(text, ev, typeof (ev === undefined ? input : ev.data) !== 'string')
+    const data = ev === undefined ? input : ev.data
+    const text = serializeData(data, this.#options.serializer)
+    if (this.#own !== undefined) {
+      // Validated before anything reaches the store; the store assigns the id.
+      encodeText('', ev?.event, undefined, ev?.retry)
+      if (this.#state === CLOSED) return FALSE
+      const serialized = typeof data !== 'string'
+      return this.#own.send({ data: text, event: ev?.event, retry: ev?.retry, serialized })
     }
     const frame = encodeText(text, ev?.event, ev?.id, ev?.retry)
     if (this.#state === CLOSED) return FALSE
     counters.eventsSent++
+    return this.#accepted(this._write(frame))
+  }
+
+  /** @internal Writes a stream's own frame and resolves as `send` does. */
+  _send(frame: string): Promise<boolean> {
+    if (this.#state === CLOSED) return FALSE
     return this.#accepted(this._write(frame))
   }
 
@@ -169,43 +177,8 @@ export class EventStream implements TransportListener, Beating, Closable {
    * `return()` is called so that the producer (an LLM request, a database cursor) stops
    * too. The stream stays open when the source ends: send a final event and `close()`.
    */
-  async pipe(source: AsyncIterable<unknown> | Iterable<unknown>): Promise<void> {
-    const iterator: AsyncIterator<unknown> | Iterator<unknown> =
-      Symbol.asyncIterator in source
-        ? (source as AsyncIterable<unknown>)[Symbol.asyncIterator]()
-        : (source as Iterable<unknown>)[Symbol.iterator]()
-    let finished = false
-    let returned = false
-    const stop = () => {
-      if (finished || returned) return
-      returned = true
-      // A pending next() is not awaited here: return() reaches the producer as soon as it can.
-      Promise.resolve(iterator.return?.()).catch(noop)
-    }
-    const off = this.onClose(stop)
-    try {
-      while (this.#state !== CLOSED) {
-        let step: IteratorResult<unknown>
-        try {
-          step = await iterator.next()
-        } catch (error) {
-          // The source threw: it is done, there is nothing to return().
-          finished = true
-          throw error
-        }
-        if (step.done === true) {
-          finished = true
-          break
-        }
-        if (this.closed) break
-        // An item that cannot be sent throws here; `finally` then returns the source, as
-        // for-await does, so that the producer stops too.
-        await this.send(step.value)
-      }
-    } finally {
-      off()
-      if (!finished) stop()
-    }
+  pipe(source: AsyncIterable<unknown> | Iterable<unknown>): Promise<void> {
+    return pipe(this, source)
   }
 
   /**
@@ -215,7 +188,7 @@ export class EventStream implements TransportListener, Beating, Closable {
   close(): void {
     if (this.#state === CLOSED) return
     if (this.#state === PENDING) this.#open()
-    if (this.#replayQueue !== undefined && this.#state === OPEN) {
+    if (this.#own?.replaying === true && this.#state === OPEN) {
       this.#closeAfterReplay = true
       return
     }
@@ -315,39 +288,23 @@ export class EventStream implements TransportListener, Beating, Closable {
 
   /**
    * @internal Turns the request away. `'unauthorized'`/`'forbidden'` answer 401/403;
-   * `'limit'` answers as `overLimit` says. An already open stream can no longer change its
-   * status: it is ended, with a `retry:` hint for `'limit'`.
+   * `'limit'` answers as `overLimit` says; `'finished'` answers 204 (the client has all of a
+   * log that ended: a browser EventSource stops); `'unavailable'` (the store is away)
+   * answers 200 with a jittered `retry:` and closes, so that the client comes back later. An
+   * already open stream can no longer change its status: it is ended, with a `retry:` hint
+   * for `'limit'` and `'unavailable'`.
    */
-  _refuse(why: 'unauthorized' | 'forbidden' | 'limit' | 'error'): void {
+  _refuse(why: Refusal): void {
     if (this.#state === CLOSED) return
     if (why === 'limit') counters.refusedOverLimit++
-    else if (why !== 'error') counters.refusedUnauthorized++
+    else if (why === 'unauthorized' || why === 'forbidden') counters.refusedUnauthorized++
     if (this.#state === OPEN) {
-      if (why === 'limit') this._shutdown(this.#options.limitRetry)
+      if (why === 'limit' || why === 'unavailable') this._shutdown(this.#options.limitRetry)
       else this.close()
       return
     }
     this.#held = undefined
-    const t = this.#transport
-    if (why === 'limit' && this.#options.overLimit === 'retry') {
-      t.open(200, streamHeaders(t.connection, this.#options.headers))
-      t.write(encodeRetry(pickRetry(this.#options.limitRetry)))
-    } else {
-      const status =
-        why === 'limit' ? 503 : why === 'unauthorized' ? 401 : why === 'forbidden' ? 403 : 500
-      // The user's headers (CORS, say) go on refusals too: a cross-origin client that cannot
-      // read the status cannot tell a refusal from a network error, and keeps retrying.
-      const headers: Record<string, string | readonly string[]> = {
-        ...streamHeaders(t.connection, this.#options.headers),
-        'content-type': 'text/plain; charset=utf-8',
-      }
-      if (status === 503) {
-        headers['retry-after'] = String(Math.ceil(pickRetry(this.#options.limitRetry) / 1000))
-      }
-      t.open(status, headers)
-      t.write(STATUS_TEXT[status] ?? 'Error')
-    }
-    t.end()
+    answerRefusal(this.#transport, this.#options, why)
     this.#finish()
   }
 
@@ -466,7 +423,7 @@ export class EventStream implements TransportListener, Beating, Closable {
       this.#heldBytes = 0
       for (const chunk of held) if (this.#state === OPEN) this._write(chunk)
     }
-    if (this.#replayQueue !== undefined && this.#state === OPEN) void this.#replay()
+    if (this.#own?.replaying === true && this.#state === OPEN) void this.#replay(this.#own)
   }
 
   #accepted(ok: boolean): Promise<boolean> {
@@ -481,87 +438,19 @@ export class EventStream implements TransportListener, Beating, Closable {
     return this.#drain
   }
 
-  #sendStored(text: string, ev: SseEvent | undefined, serialized: boolean): Promise<boolean> {
-    const store = this.#options.store!
-    const input = {
-      data: text,
-      event: ev?.event,
-      retry: ev?.retry,
-      serialized,
-    }
-    // Validate before anything reaches the store.
-    encodeText('', input.event, undefined, input.retry)
-    if (this.#state === CLOSED) return FALSE
-    const id = store.append(input)
-    if (!isThenable(id)) return this.#deliverStored({ ...input, id })
-    // An async store: keep sends in order however its appends settle.
-    const result = this.#storeTail
-      .then(() => id)
-      .then((resolved) => this.#deliverStored({ ...input, id: resolved }))
-    this.#storeTail = result.catch(noop)
-    return result
-  }
-
-  #deliverStored(ev: StoredEvent): Promise<boolean> {
-    if (this.#state === CLOSED) return FALSE
-    const frame = encodeText(ev.data, ev.event, ev.id, ev.retry)
-    counters.eventsSent++
-    if (this.#replayQueue !== undefined) {
-      this.#replayQueue.push({ id: ev.id, frame })
-      return TRUE
-    }
-    return this.#accepted(this._write(frame))
-  }
-
-  async #replay(): Promise<void> {
-    const store = this.#options.store!
+  async #replay(own: OwnLog): Promise<void> {
     let gap: Gap | undefined
-    const seen = new Set<string>()
-    if (this.lastEventId === undefined) {
-      gap = { reason: 'invalid', lastEventId: this.#invalidLastEventId ?? '' }
-    } else {
-      try {
-        const result = await store.readAfter(this.lastEventId)
-        if (result.gap !== undefined) gap = result.gap
-        else {
-          counters.replays++
-          for (const ev of result.events) {
-            seen.add(ev.id)
-            counters.eventsReplayed++
-            const frame = encodeText(ev.data, ev.event, ev.id, ev.retry)
-            if (!this._write(frame) && !(await this.#accepted(false))) return
-          }
-        }
-      } catch (error) {
-        this.#report(error)
-        this.#replayQueue = undefined
-        this.close()
-        return
-      }
+    try {
+      gap = await own.replay(this.lastEventId, this.#invalidLastEventId)
+    } catch (error) {
+      this.#report(error)
+      own.discard()
+      this.#end()
+      return
     }
-    // A send whose async append was still running may be in the replay already: let it
-    // reach the queue, where `seen` skips it, rather than be written live after the replay.
-    await this.#storeTail
-    if (this.#state === CLOSED) return
-    // Sends made meanwhile were queued; more may join the queue while this loop waits.
-    const queue = this.#replayQueue ?? []
-    for (let i = 0; i < queue.length; i++) {
-      const q = queue[i]!
-      // Appended after the replay began but already in it: skip, so it arrives once.
-      if (seen.has(q.id)) continue
-      if (!this._write(q.frame) && !(await this.#accepted(false))) return
-    }
-    this.#replayQueue = undefined
-    if (gap !== undefined) {
-      counters.gaps++
-      const onGap = this.#options.onGap
-      if (onGap !== undefined) {
-        try {
-          await onGap(gap, this)
-        } catch (error) {
-          this.#report(error)
-        }
-      }
+    if (gap !== undefined && this.#state !== CLOSED) {
+      // A throwing onGap is reported; the stream goes on.
+      await reportGap(gap, this, this.#options.onGap).catch((error) => this.#report(error))
     }
     if (this.#closeAfterReplay && this.#state === OPEN) this.#end()
   }
@@ -586,7 +475,7 @@ export class EventStream implements TransportListener, Beating, Closable {
     if (wasOpen) counters.openStreams--
     this.#hb?.remove(this)
     this.#hb = undefined
-    this.#replayQueue = undefined
+    this.#own?.discard()
     this.#held = undefined
     allStreams._delete(this)
     this.#group?._delete(this)
@@ -618,13 +507,6 @@ export class EventStream implements TransportListener, Beating, Closable {
       }
     } else if (always) reportUnhandled(error)
   }
-}
-
-const STATUS_TEXT: Record<number, string> = {
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
 }
 
 function noop(): void {}

@@ -22,4 +22,5 @@ export {
   type SseItem,
   SseReader,
 } from './sse.js'
+export { WrappedStore } from './store.js'
 export { Cleanup, type Deferred, deferred, once, tick, waitFor } from './wait.js'
