@@ -15,6 +15,7 @@ const alias = {
   '@ssekit/express': src('express'),
   '@ssekit/fastify': src('fastify'),
   '@ssekit/hono': src('hono'),
+  '@ssekit/redis': src('redis'),
 }
 
 const unit = (name: string, extra: Record<string, unknown> = {}) => ({
@@ -38,9 +39,14 @@ export default defineConfig({
       unit('express'),
       unit('fastify'),
       unit('hono'),
+      unit('redis', { testTimeout: 60_000 }),
       unit('conformance', { testTimeout: 60_000 }),
-      // The three examples, one suite: examples/shared/examples.test.ts.
-      unit('examples', { root: 'examples/shared', include: ['*.test.ts'] }),
+      // The three framework examples, one suite (examples/shared/examples.test.ts), and the
+      // multi-instance example, started as a user would and driven in Chromium.
+      unit('examples', {
+        root: 'examples',
+        include: ['shared/*.test.ts', 'multi-instance/*.test.ts'],
+      }),
       {
         resolve: { alias },
         test: {

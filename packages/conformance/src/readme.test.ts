@@ -17,6 +17,7 @@ const readmes = [
   'packages/express/README.md',
   'packages/fastify/README.md',
   'packages/hono/README.md',
+  'packages/redis/README.md',
 ]
 
 function snippets(markdown: string): string[] {
@@ -38,6 +39,7 @@ const options: ts.CompilerOptions = {
     '@ssekit/express': [join(root, 'packages/express/src/index.ts')],
     '@ssekit/fastify': [join(root, 'packages/fastify/src/index.ts')],
     '@ssekit/hono': [join(root, 'packages/hono/src/index.ts')],
+    '@ssekit/redis': [join(root, 'packages/redis/src/index.ts')],
   },
 }
 
