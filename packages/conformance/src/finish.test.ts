@@ -27,11 +27,12 @@ describe.each(adapters)('$name', (adapter) => {
         options: { heartbeat: false, retry: 50 },
         before: (lastEventId) => {
           seen.push(lastEventId)
-          return lastEventId === 'done' ? 204 : undefined
+          return lastEventId === 'terminé' ? 204 : undefined
         },
         handler: async (stream) => {
           await stream.send({ event: 'welcome', id: 'step-1', data: 'working' })
-          await stream.send({ event: 'welcome', id: 'done', data: 'finished' })
+          // Not ASCII: the browser sends it back as UTF-8, read as Latin-1 by the server.
+          await stream.send({ event: 'welcome', id: 'terminé', data: 'finished' })
           stream.close()
         },
       },
@@ -54,7 +55,7 @@ describe.each(adapters)('$name', (adapter) => {
       'error:0',
       'error:2',
     ])
-    expect(seen).toEqual([undefined, 'done'])
+    expect(seen).toEqual([undefined, 'terminé'])
     expect(statuses).toEqual([200, 204])
     expect(
       await page.evaluate(() => (window as unknown as { source: EventSource }).source.readyState),

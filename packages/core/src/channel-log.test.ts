@@ -488,3 +488,69 @@ describe('channel names', () => {
     }
   })
 })
+
+describe('careless input', () => {
+  it('refuses an id on a channel with a store: the store assigns ids', async () => {
+    const channel = createChannel({ name: 'ids', store: new MemoryEventStore() })
+    expect(() => channel.publish({ id: 5, data: 'x' })).toThrow(
+      /event "id" is assigned by the store/,
+    )
+  })
+
+  it('refuses a typo in channel, subscribe, lease, retry and store options, naming it', async () => {
+    expect(() => createChannel({ maxSubscriber: 5 } as never)).toThrow(
+      /unknown channel option "maxSubscriber"/,
+    )
+    expect(() => new MemoryEventStore({ maxEvent: 5 } as never)).toThrow(
+      /unknown MemoryEventStore option "maxEvent"/,
+    )
+    const channel = createChannel({ name: 'typos', store: new MemoryEventStore() })
+    const { stream } = open()
+    await expect(channel.subscribe(stream, { filtr: () => true } as never)).rejects.toThrow(
+      /unknown subscribe option "filtr"/,
+    )
+    await expect(channel.lease({ ttl: 5 } as never)).rejects.toThrow(/unknown lease option "ttl"/)
+    expect(() => memoryStream({ retry: { ms: 1000, jiter: 5 } as never })).toThrow(
+      /unknown option retry "jiter"/,
+    )
+  })
+
+  it('refuses a filter on a channel whose custom serializer has no deserializer', async () => {
+    const channel = createChannel({
+      name: 'wrapped',
+      store: new MemoryEventStore(),
+      serializer: (v) => JSON.stringify({ json: v }),
+    })
+    const { stream } = open()
+    await expect(channel.subscribe(stream, { filter: () => true })).rejects.toThrow(
+      /custom "serializer" needs the matching "deserializer"/,
+    )
+    const fixed = createChannel({
+      name: 'wrapped',
+      store: new MemoryEventStore(),
+      serializer: (v) => JSON.stringify({ json: v }),
+      deserializer: (text) => (JSON.parse(text) as { json: unknown }).json,
+    })
+    const seen: unknown[] = []
+    const other = open()
+    await fixed.subscribe(other.stream, { filter: (e) => seen.push(e.data) > 0 })
+    await fixed.publish({ level: 'high' })
+    expect(seen).toEqual([{ level: 'high' }])
+  })
+
+  it("gives a subscriber with from: 'start' the whole retained log, then live events", async () => {
+    const store = new MemoryEventStore()
+    const channel = createChannel({ name: 'answer:2', store })
+    const a = await channel.publish('Hello')
+    const b = await channel.publish('world')
+    const { stream, transport } = open()
+    await channel.subscribe(stream, { from: 'start' })
+    const c = await channel.publish('!')
+    expect(transport.text).toBe(
+      `id: ${a}\ndata: Hello\n\nid: ${b}\ndata: world\n\nid: ${c}\ndata: !\n\n`,
+    )
+    const live = open()
+    await channel.subscribe(live.stream)
+    expect(live.transport.text).toBe('')
+  })
+})

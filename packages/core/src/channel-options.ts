@@ -1,6 +1,6 @@
 import type { Broker } from './broker.js'
 import type { Serializer, SseEvent } from './encode.js'
-import { describe, SseTypeError } from './errors.js'
+import { describe, rejectUnknownKeys, SseTypeError } from './errors.js'
 import { checkLogName } from './log-name.js'
 import type { AuthorizeResult } from './options.js'
 import type { EventStore, Gap } from './store.js'
@@ -78,6 +78,13 @@ export interface SubscribeOptions<T = unknown> {
   context?: unknown
   /** Overrides the channel's `onGap` for this subscriber. */
   onGap?: (gap: Gap, stream: EventStream) => void | Promise<void>
+  /**
+   * Where a subscriber without a Last-Event-ID starts: `'now'` (live events only: a feed) or
+   * `'start'` (the whole retained log, then live: one job's progress, one AI answer, read
+   * again after a page reload). A subscriber with a Last-Event-ID resumes after it either way.
+   * @default 'now' (an ended log is always given whole)
+   */
+  from?: 'now' | 'start'
 }
 
 /** Options of {@link Channel.lease}. */
@@ -90,6 +97,22 @@ export interface LeaseOptions {
   ttlMs?: number
 }
 
+const CHANNEL_KEYS = [
+  'name',
+  'store',
+  'broker',
+  'event',
+  'serializer',
+  'deserializer',
+  'maxSubscribers',
+  'authorize',
+  'onGap',
+  'onError',
+]
+
+/** The keys of {@link SubscribeOptions}. */
+export const SUBSCRIBE_KEYS = ['filter', 'context', 'onGap', 'from']
+
 function fail(name: string, accepts: string, value: unknown): SseTypeError {
   return new SseTypeError(
     'ERR_SSE_INVALID_OPTION',
@@ -100,6 +123,7 @@ function fail(name: string, accepts: string, value: unknown): SseTypeError {
 /** Validates channel options (a copy; the caller's object is never changed). */
 export function checkChannelOptions(options: ChannelOptions): ChannelOptions {
   if (typeof options !== 'object' || options === null) throw fail('options', 'an object', options)
+  rejectUnknownKeys(options, CHANNEL_KEYS, 'channel option')
   const o = { ...options }
   if (o.name !== undefined) checkLogName(o.name)
   if (o.broker !== undefined) {
@@ -147,6 +171,7 @@ export function checkChannelOptions(options: ChannelOptions): ChannelOptions {
 
 /** Validates lease options and fills in the default. */
 export function checkLeaseOptions(options: LeaseOptions | undefined): number {
+  if (options !== undefined) rejectUnknownKeys(options, ['ttlMs'], 'lease option')
   const ttl = options?.ttlMs ?? 5000
   if (!(Number.isSafeInteger(ttl) && ttl >= 100 && ttl <= 3_600_000)) {
     throw fail('ttlMs', 'an integer of milliseconds from 100 to 3600000', ttl)

@@ -4,6 +4,7 @@ import {
   checkChannelOptions,
   checkLeaseOptions,
   type LeaseOptions,
+  SUBSCRIBE_KEYS,
   type SubscribeOptions,
 } from './channel-options.js'
 import {
@@ -15,7 +16,14 @@ import {
   serializeData,
   toBytes,
 } from './encode.js'
-import { describe, SseError, SseTypeError, warnUnhandled } from './errors.js'
+import {
+  describe,
+  rejectUnknownKeys,
+  SseError,
+  SseTypeError,
+  storeAssignsIds,
+  warnUnhandled,
+} from './errors.js'
 import { LogHub, READ_BATCH } from './log-hub.js'
 import { counters } from './metrics.js'
 import { checkRetry, type RetryOption } from './options.js'
@@ -46,6 +54,8 @@ export class Channel<T = unknown> {
   readonly #event: string | undefined
   readonly #serializer: Serializer
   readonly #deserializer: (text: string) => unknown
+  readonly #customSerializer: boolean
+  readonly #customDeserializer: boolean
   readonly #maxSubscribers: number
   readonly #authorize: ChannelOptions['authorize']
   readonly #onGap: ChannelOptions['onGap']
@@ -72,6 +82,8 @@ export class Channel<T = unknown> {
     this.#event = o.event
     this.#serializer = o.serializer ?? JSON.stringify
     this.#deserializer = o.deserializer ?? JSON.parse
+    this.#customSerializer = o.serializer !== undefined && o.serializer !== JSON.stringify
+    this.#customDeserializer = o.deserializer !== undefined
     this.#maxSubscribers = o.maxSubscribers ?? Number.POSITIVE_INFINITY
     this.#authorize = o.authorize
     this.#onGap = o.onGap
@@ -117,11 +129,27 @@ export class Channel<T = unknown> {
         '@ssekit/core: this stream replays from its own `store` option, so a channel with a store cannot also replay it; drop one of the two stores (replay has one owner).',
       )
     }
+    rejectUnknownKeys(options, SUBSCRIBE_KEYS, 'subscribe option')
     const filter = options.filter
     if (filter !== undefined && typeof filter !== 'function') {
       throw new SseTypeError(
         'ERR_SSE_INVALID_OPTION',
         `@ssekit/core: subscribe option "filter" must be a function; received ${describe(filter)}.`,
+      )
+    }
+    if (filter !== undefined && this.#customSerializer && !this.#customDeserializer) {
+      // Stored (or brokered) events reach filters as text, turned back by the deserializer:
+      // JSON.parse would not undo a custom serializer, and replay would filter wrong values.
+      throw new SseTypeError(
+        'ERR_SSE_INVALID_OPTION',
+        '@ssekit/core: subscribe option "filter" on a channel with a custom "serializer" needs the matching "deserializer" channel option, so that a filter sees the same value on replay as live.',
+      )
+    }
+    const from = options.from
+    if (from !== undefined && from !== 'now' && from !== 'start') {
+      throw new SseTypeError(
+        'ERR_SSE_INVALID_OPTION',
+        `@ssekit/core: subscribe option "from" must be 'now' or 'start'; received ${describe(from)}.`,
       )
     }
     if (!(await this.#admit(stream, options.context))) return NOOP
@@ -131,7 +159,7 @@ export class Channel<T = unknown> {
       stream._release()
       return sub.off
     }
-    return this.#subscribeToLog(stream, this.#store, filter, onGap)
+    return this.#subscribeToLog(stream, this.#store, filter, onGap, from === 'start')
   }
 
   /**
@@ -147,9 +175,10 @@ export class Channel<T = unknown> {
     const data = serializeData(ev.data, this.#serializer)
     const event = ev.event ?? this.#event
     const ownId = checkFields(event, ev.id, ev.retry)
-    counters.eventsPublished++
     const serialized = typeof ev.data !== 'string'
     const store = this.#store
+    if (store !== undefined && ev.id !== undefined) throw storeAssignsIds()
+    counters.eventsPublished++
     if (store !== undefined) {
       const stored: StoreInput = { data, event, retry: ev.retry, serialized }
       // The store notifies every follower of the log, this process's included (a memory
@@ -324,6 +353,7 @@ export class Channel<T = unknown> {
     store: EventStore,
     filter: SubscribeOptions<T>['filter'],
     onGap: SubscribeOptions<T>['onGap'],
+    fromStart: boolean,
   ): Promise<() => void> {
     const name = this.name!
     const hub = LogHub.acquire(store, name, this.#onError)
@@ -339,7 +369,7 @@ export class Channel<T = unknown> {
       const after = stream.lastEventId
       // Read the first batch while the status can still be chosen: a client that has all of
       // an ended log gets 204, so that a browser EventSource stops.
-      if (invalid === undefined && (after !== undefined || hub.ended)) {
+      if (invalid === undefined && (after !== undefined || hub.ended || fromStart)) {
         first = await store.read(name, after, READ_BATCH)
       }
     } catch (error) {

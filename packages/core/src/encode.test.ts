@@ -247,6 +247,10 @@ describe('encode rejects fields that cannot go on the wire', () => {
     rejects({ data: 'x', id: null }, /"id" must be a string or a finite number/)
   })
 
+  it('writes a bigint id as its text', () => {
+    expect(encode({ data: 'x', id: 9007199254740993n })).toBe('id: 9007199254740993\ndata: x\n\n')
+  })
+
   it('writes a finite number id as its text', () => {
     expect(encode({ data: 'x', id: 42 })).toBe('id: 42\ndata: x\n\n')
     expect(encode({ data: 'x', id: 0 })).toBe('id: 0\ndata: x\n\n')

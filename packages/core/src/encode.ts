@@ -9,10 +9,10 @@ export interface SseEvent<T = unknown> {
   /** Event type; the client dispatches it to `addEventListener(event)` instead of `onmessage`. */
   event?: string
   /**
-   * Sets the client's Last-Event-ID: a string, or a finite number (a database key, a
-   * counter) written as its text. `''` is meaningful: it resets it.
+   * Sets the client's Last-Event-ID: a string, or a finite number or a bigint (a database
+   * key, a counter) written as its text. `''` is meaningful: it resets it.
    */
-  id?: string | number
+  id?: string | number | bigint
   /** Reconnection delay in milliseconds the client should use from now on. */
   retry?: number
 }
@@ -72,6 +72,8 @@ export function checkFields(event: unknown, id: unknown, retry: unknown): string
     if (typeof id === 'number') {
       if (!Number.isFinite(id)) throw fieldError('id', 'must be a string or a finite number', id)
       text = String(id)
+    } else if (typeof id === 'bigint') {
+      text = String(id)
     } else if (typeof id === 'string') {
       // A NUL makes the client ignore the whole id field (WHATWG HTML §9.2.6).
       if (/[\r\n\0]/.test(id)) throw fieldError('id', 'must not contain CR, LF or NUL', id)
@@ -104,7 +106,7 @@ export function dataLines(text: string): string {
 export function encodeText(
   text: string,
   event?: string,
-  id?: string | number,
+  id?: string | number | bigint,
   retry?: number,
 ): string {
   const idText = checkFields(event, id, retry)

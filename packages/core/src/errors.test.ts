@@ -46,6 +46,14 @@ describe('lastEventIdFrom', () => {
     expect(lastEventIdFrom(null, '/events')).toBe(undefined)
   })
 
+  it('reads a UTF-8 id that reached the server as Latin-1 back as sent', () => {
+    const asLatin1 = (text: string) => String.fromCharCode(...new TextEncoder().encode(text))
+    expect(lastEventIdFrom(asLatin1('terminé'))).toBe('terminé')
+    expect(lastEventIdFrom(asLatin1('日本-42'))).toBe('日本-42')
+    // Bytes that are not UTF-8 stay as they came.
+    expect(lastEventIdFrom('caf\u00e9')).toBe('caf\u00e9')
+  })
+
   it('gives undefined, never a throw, for an id that cannot be one', () => {
     expect(lastEventIdFrom('a\0b')).toBe(undefined)
     expect(lastEventIdFrom('x'.repeat(1025))).toBe(undefined)

@@ -55,6 +55,7 @@ export function describe(value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'an array'
   if (typeof value === 'object') return 'an object'
+  if (typeof value === 'bigint') return `${value}n (a bigint)`
   return String(value)
 }
 
@@ -101,3 +102,26 @@ export function rateLimited(
 
 /** Process warnings, rate-limited: where warnings go when nobody gave a logger or `onError`. */
 export const warnUnhandled: (error: Error) => void = rateLimited(reportUnhandled)
+
+/**
+ * Throws a `TypeError` naming the first key of `value` that is not in `known`: a typo in an
+ * option (`jiter`, `maxSubscriber`) would otherwise be ignored without a word.
+ */
+export function rejectUnknownKeys(value: object, known: readonly string[], where: string): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      throw new SseTypeError(
+        'ERR_SSE_INVALID_OPTION',
+        `@ssekit/core: unknown ${where} "${key}"; the options are ${known.join(', ')}.`,
+      )
+    }
+  }
+}
+
+/** The error of an `id` given where the store assigns them. */
+export function storeAssignsIds(): SseTypeError {
+  return new SseTypeError(
+    'ERR_SSE_INVALID_FIELD',
+    '@ssekit/core: event "id" is assigned by the store (it names the entry\'s place in the log, for resume); leave it out.',
+  )
+}

@@ -147,7 +147,7 @@ describe('options', () => {
       heartbeat: false,
       retry: { ms: 1000, jitter: 500 },
       store: new MemoryEventStore({ maxEvents: 10, maxAgeMs: 1000 }),
-      maxBufferedBytes: 1024,
+      maxBufferedBytes: 65_536,
       padding: 2048,
       serializer: (v) => JSON.stringify(v),
       headers: { 'set-cookie': ['a=1', 'b=2'], 'x-a': 'b' },

@@ -63,6 +63,7 @@ export {
   type NodeResponse,
   NodeTransport,
   openNodeStream,
+  streamOf,
 } from './transport-node.js'
 export {
   createEventStreamResponse,

@@ -40,7 +40,7 @@ export function requestLastEventId(
   url: string | undefined,
   query: string | false,
 ): string | undefined {
-  if (typeof header === 'string' && header !== '') return header
+  if (typeof header === 'string' && header !== '') return fromLatin1(header)
   return query === false ? undefined : queryParam(url, query)
 }
 
@@ -62,4 +62,28 @@ export function lastEventIdFrom(
   query: string | false = false,
 ): string | undefined {
   return readLastEventId(requestLastEventId(header as string | undefined, url, query))?.id
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * Header values reach us as Latin-1 (one character per byte: Node's parser, and the Fetch
+ * `Headers` of every runtime), while a browser sends its Last-Event-ID as UTF-8. Reads the
+ * bytes back as UTF-8 when they are UTF-8, so that an id like `terminé` comes back as sent.
+ */
+export function fromLatin1(value: string): string {
+  let high = false
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i)
+    if (c > 0xff) return value
+    if (c >= 0x80) high = true
+  }
+  if (!high) return value
+  const bytes = new Uint8Array(value.length)
+  for (let i = 0; i < value.length; i++) bytes[i] = value.charCodeAt(i)
+  try {
+    return utf8.decode(bytes)
+  } catch {
+    return value
+  }
 }

@@ -43,8 +43,8 @@ describe('resolveOptions rejects each bad value with a TypeError naming the opti
     ],
     [
       'maxBufferedBytes',
-      [0, -1, 1.5, '1024', Number.POSITIVE_INFINITY, null],
-      /option "maxBufferedBytes" must be a positive integer number of bytes/,
+      [0, -1, 1.5, '1024', Number.POSITIVE_INFINITY, null, 100, 65_535],
+      /option "maxBufferedBytes" must be an integer number of bytes of at least 65536 \(64 KiB/,
     ],
     [
       'padding',

@@ -1,5 +1,5 @@
 import type { Serializer } from './encode.js'
-import { describe, SseTypeError } from './errors.js'
+import { describe, rejectUnknownKeys, SseTypeError } from './errors.js'
 import type { EventStore, Gap } from './store.js'
 import type { EventStream } from './stream.js'
 
@@ -38,8 +38,10 @@ export interface StreamOptions<Context = unknown> {
    */
   store?: EventStore
   /**
-   * A client more than this many bytes behind is disconnected; it resumes through
-   * Last-Event-ID. Bounds the memory one slow client can hold.
+   * A client more than this many bytes behind is cut off; it resumes through Last-Event-ID.
+   * Bounds the memory one slow client can hold, not the size of an event. At least 65536:
+   * below the transports' high-water marks (16 KiB on Node, 64 KiB on the Web transport) it
+   * could not be told from a write still on its way.
    * @default 1048576 (1 MiB)
    */
   maxBufferedBytes?: number
@@ -142,6 +144,8 @@ const DEFAULTS: ResolvedOptions = Object.freeze({
 })
 
 const KNOWN = new Set(Object.keys(DEFAULTS))
+/** The smallest `maxBufferedBytes`: the Web transport's high-water mark. */
+const MIN_BUFFERED = 64 * 1024
 const MAX_TIMER_MS = 2 ** 31 - 1
 
 function optionError(name: string, accepts: string, value: unknown): SseTypeError {
@@ -163,6 +167,7 @@ export function checkRetry(name: string, value: unknown): RetryOption {
     return value
   }
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    rejectUnknownKeys(value, ['ms', 'jitter'], `option ${name}`)
     const { ms, jitter } = value as { ms?: unknown; jitter?: unknown }
     if (!isInt(ms, 0, MAX_TIMER_MS)) throw optionError(`${name}.ms`, accepts, ms)
     if (jitter !== undefined && !isInt(jitter, 0, MAX_TIMER_MS)) {
@@ -260,10 +265,10 @@ export function resolveOptions<Context = unknown>(
   if (o.retry !== undefined) out.retry = checkRetry('retry', o.retry)
   if (o.store !== undefined) out.store = checkStore(o.store)
   if (o.maxBufferedBytes !== undefined) {
-    if (!isInt(o.maxBufferedBytes, 1, Number.MAX_SAFE_INTEGER)) {
+    if (!isInt(o.maxBufferedBytes, MIN_BUFFERED, Number.MAX_SAFE_INTEGER)) {
       throw optionError(
         'maxBufferedBytes',
-        'a positive integer number of bytes',
+        `an integer number of bytes of at least ${MIN_BUFFERED} (64 KiB, the largest transport high-water mark)`,
         o.maxBufferedBytes,
       )
     }

@@ -98,7 +98,9 @@ describe('slow clients', () => {
     // gets an event of any size) and the frame that crossed it.
     const written = getMetrics().bytesWritten - before.bytesWritten
     expect(written).toBeLessThan(offered / 2)
-    expect(peakBuffered).toBeLessThanOrEqual(64 * KiB + 2 * frame.length)
+    // Buffered never grew past the limit by more than the frame in flight, one turn's writes
+    // (two frames here: they have not had a chance to leave) and the frame that crossed.
+    expect(peakBuffered).toBeLessThanOrEqual(64 * KiB + 4 * frame.length + 256)
     // Without the cut-off these 50 MB would sit in the response's buffer.
     expect(growth).toBeLessThan(8 * MiB)
     // The response is ended after what it holds: the client reads it, then the end.
@@ -189,7 +191,7 @@ describe('slow clients', () => {
     }
     expect(stream.closed).toBe(true)
     expect(offered).toBeLessThan(20 * MiB)
-    expect(peak).toBeLessThanOrEqual(64 * KiB + 2 * chunk.length + 8)
+    expect(peak).toBeLessThanOrEqual(64 * KiB + 3 * chunk.length + 256)
     expect(getMetrics().slowClientsDropped).toBe(before + 1)
   })
 

@@ -1,4 +1,4 @@
-import { describe, SseError, SseTypeError } from './errors.js'
+import { describe, rejectUnknownKeys, SseError, SseTypeError } from './errors.js'
 import { MAX_LAST_EVENT_ID } from './last-event-id.js'
 import { checkLogName } from './log-name.js'
 import type {
@@ -76,6 +76,7 @@ export class MemoryEventStore implements EventStore {
   #timer: ReturnType<typeof setTimeout> | undefined
 
   constructor(options: MemoryEventStoreOptions = {}) {
+    rejectUnknownKeys(options, ['maxEvents', 'maxAgeMs', 'endedTtlMs'], 'MemoryEventStore option')
     const { maxEvents = 1000, maxAgeMs = Number.POSITIVE_INFINITY, endedTtlMs = 300_000 } = options
     if (!(Number.isSafeInteger(maxEvents) && maxEvents > 0)) {
       throw optionError('maxEvents', 'a positive integer', maxEvents)

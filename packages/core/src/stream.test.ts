@@ -14,6 +14,7 @@ const HEADERS = {
 
 /** Lets the stream's end-of-tick open run. */
 const microtasks = () => Promise.resolve()
+const KiB = 1024
 
 afterEach(() => {
   for (const s of opened.splice(0)) s.close()
@@ -150,69 +151,94 @@ describe('backpressure', () => {
     await expect(pending).resolves.toBe(false)
   })
 
-  it('drops a client that falls more than maxBufferedBytes behind', async () => {
+  it('drops a client that falls more than maxBufferedBytes behind, counting from the next turn', async () => {
     const before = getMetrics().slowClientsDropped
     const onError = vi.fn()
-    const transport = new MemoryTransport({ highWaterMark: 40 })
-    const { stream } = open({ heartbeat: false, maxBufferedBytes: 64, onError }, { transport })
+    const transport = new MemoryTransport({ highWaterMark: 40 * KiB })
+    const { stream } = open(
+      { heartbeat: false, maxBufferedBytes: 64 * KiB, onError },
+      { transport },
+    )
+    const chunk = 'x'.repeat(18 * KiB - 8)
     const results: Promise<boolean>[] = []
-    for (let i = 0; i < 10 && !stream.closed; i++) results.push(stream.send('0123456789'))
+    for (let i = 0; i < 10 && !stream.closed; i++) {
+      results.push(stream.send(chunk))
+      // Writes of one turn of the event loop have not had a chance to leave: they are
+      // never "behind". A client that takes nothing is measured from the next turn on.
+      await tick()
+    }
     expect(stream.closed).toBe(true)
     expect(transport.dropped).toBe(true)
     expect(transport.aborted).toBe(false)
     expect(stream.signal.aborted).toBe(true)
     expect(getMetrics().slowClientsDropped).toBe(before + 1)
-    // Frames of 18 bytes: 36 is under the mark, 54 over it (waits); the frame in flight is
-    // not behind, so 90 buffered is 72 behind, past maxBufferedBytes.
-    expect(results).toHaveLength(5)
-    expect(await Promise.all(results)).toEqual([true, true, false, false, false])
+    // Frames of 18 KiB: 36 KiB is under the mark, 54 over it (waits); the frame in flight and
+    // the one of this turn are not behind, so 108 KiB buffered is 72 KiB behind: cut off.
+    expect(results).toHaveLength(6)
+    expect(await Promise.all(results)).toEqual([true, true, false, false, false, false])
     expect(onError).toHaveBeenCalledTimes(1)
     expect(onError.mock.calls[0]![0]).toMatchObject({ code: 'ERR_SSE_SLOW_CLIENT' })
+  })
+
+  it('keeps a client through a burst of any length written in one turn', async () => {
+    const onError = vi.fn()
+    const transport = new MemoryTransport({ highWaterMark: 40 * KiB })
+    const { stream } = open(
+      { heartbeat: false, maxBufferedBytes: 64 * KiB, onError },
+      { transport },
+    )
+    const results = Array.from({ length: 100 }, (_, i) =>
+      stream.send(`${i} ${'b'.repeat(8 * KiB)}`),
+    )
+    expect(stream.closed).toBe(false)
+    transport.read()
+    expect(await Promise.all(results)).toEqual(results.map(() => true))
+    expect(parseSse(transport.text).events).toHaveLength(100)
+    expect(onError).not.toHaveBeenCalled()
   })
 })
 
 describe('events larger than maxBufferedBytes', () => {
   it('keeps a client that reads while one event is larger than maxBufferedBytes', async () => {
     const onError = vi.fn()
-    const transport = new MemoryTransport({ highWaterMark: 40 })
-    const { stream } = open({ heartbeat: false, maxBufferedBytes: 64, onError }, { transport })
-    const big = 'x'.repeat(1000)
+    const transport = new MemoryTransport({ highWaterMark: 40 * KiB })
+    const { stream } = open(
+      { heartbeat: false, maxBufferedBytes: 64 * KiB, onError },
+      { transport },
+    )
+    const big = 'x'.repeat(1000 * KiB)
     const sent = stream.send(big)
-    expect(stream.closed).toBe(false)
-    // A small event behind the big one is not enough to be "behind".
+    await tick()
+    // A small event behind the big one, a turn later, is not enough to be "behind".
     const small = stream.send('after')
     expect(stream.closed).toBe(false)
     transport.read()
     await expect(sent).resolves.toBe(true)
     await expect(small).resolves.toBe(true)
     const again = stream.send(big)
+    await tick()
     transport.read()
     await expect(again).resolves.toBe(true)
     expect(stream.closed).toBe(false)
-    expect(transport.text).toBe(`data: ${big}\n\ndata: after\n\ndata: ${big}\n\n`)
+    expect(transport.text === `data: ${big}\n\ndata: after\n\ndata: ${big}\n\n`).toBe(true)
     expect(onError).not.toHaveBeenCalled()
   })
 
-  it('still cuts off a client that takes nothing while big events keep coming', () => {
-    const transport = new MemoryTransport({ highWaterMark: 40 })
-    const { stream } = open({ heartbeat: false, maxBufferedBytes: 64 }, { transport })
+  it('still cuts off a client that takes nothing while big events keep coming', async () => {
+    const transport = new MemoryTransport({ highWaterMark: 40 * KiB })
+    const { stream } = open({ heartbeat: false, maxBufferedBytes: 64 * KiB }, { transport })
     // One big event behind the one in flight is allowed (a channel may write two at once);
-    // a third is not.
-    void stream.send('x'.repeat(1000))
-    void stream.send('x'.repeat(1000))
+    // a third, turns later, is not.
+    for (let i = 0; i < 2; i++) {
+      void stream.send('x'.repeat(1000 * KiB))
+      await tick()
+    }
     expect(stream.closed).toBe(false)
-    void stream.send('x'.repeat(1000))
+    void stream.send('x'.repeat(1000 * KiB))
+    await tick()
+    void stream.send('small')
     expect(stream.closed).toBe(true)
     expect(transport.dropped).toBe(true)
-  })
-
-  it('honours a maxBufferedBytes below the transport high-water mark', () => {
-    const transport = new MemoryTransport({ highWaterMark: 16 * 1024 })
-    const { stream } = open({ heartbeat: false, maxBufferedBytes: 100 }, { transport })
-    for (let i = 0; i < 20 && !stream.closed; i++) void stream.send('0123456789')
-    // 18-byte frames: the seventh leaves 108 bytes, 90 of them behind the frame in flight.
-    expect(stream.closed).toBe(true)
-    expect(transport.chunks).toHaveLength(7)
   })
 })
 

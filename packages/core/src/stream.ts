@@ -9,7 +9,7 @@ import {
   type SseEvent,
   serializeData,
 } from './encode.js'
-import { reportUnhandled, SseError, warnUnhandled } from './errors.js'
+import { reportUnhandled, SseError, storeAssignsIds, warnUnhandled } from './errors.js'
 import { reportGap } from './gap.js'
 import { streamHeaders } from './headers.js'
 import { type Beating, type HeartbeatGroup, heartbeatGroup } from './heartbeat.js'
@@ -21,6 +21,7 @@ import { pipe } from './pipe.js'
 import { answerRefusal, type Refusal } from './refusal.js'
 import { allStreams, type Closable, type StreamGroup } from './registry.js'
 import type { Gap } from './store.js'
+import { currentTurn } from './tick.js'
 import type { Transport, TransportListener } from './transport.js'
 
 const PENDING = 0
@@ -61,10 +62,12 @@ export class EventStream implements TransportListener, Beating, Closable {
   readonly #context: unknown
   readonly #warn: (error: Error) => void
   /** `maxBufferedBytes` is under the transport's mark: check it on every write. */
-  readonly #strict: boolean
   #state: 0 | 1 | 2 = PENDING
   /** The largest frame written since the client last caught up; see #tooFarBehind. */
   #inFlight = 0
+  /** Bytes written in the current turn of the event loop, and that turn's number. */
+  #turnBytes = 0
+  #turn = -1
   #holds = 0
   #held: Chunk[] | undefined
   #heldBytes = 0
@@ -94,7 +97,6 @@ export class EventStream implements TransportListener, Beating, Closable {
     this.#group = init.group
     this.#context = init.context
     this.#warn = init.warn ?? warnUnhandled
-    this.#strict = options.maxBufferedBytes < transport.highWaterMark
     const last = readLastEventId(init.lastEventId)
     this.lastEventId = last?.id
     this.#invalidLastEventId = last?.invalid
@@ -147,6 +149,7 @@ export class EventStream implements TransportListener, Beating, Closable {
     const text = serializeData(data, this.#options.serializer)
     if (this.#own !== undefined) {
       // Validated before anything reaches the store; the store assigns the id.
+      if (ev?.id !== undefined) throw storeAssignsIds()
       encodeText('', ev?.event, undefined, ev?.retry)
       if (this.#state === CLOSED) return FALSE
       const serialized = typeof data !== 'string'
@@ -210,7 +213,13 @@ export class EventStream implements TransportListener, Beating, Closable {
       const length = chunkLength(chunk)
       counters.bytesWritten += length
       this.#hb?.touch(this, now ?? Date.now())
-      if ((!ok || this.#strict) && this.#tooFarBehind(length)) {
+      const turn = currentTurn()
+      if (turn !== this.#turn) {
+        this.#turn = turn
+        this.#turnBytes = 0
+      }
+      this.#turnBytes += length
+      if (!ok && this.#tooFarBehind(length)) {
         this.#dropSlow()
         return false
       }
@@ -235,11 +244,13 @@ export class EventStream implements TransportListener, Beating, Closable {
 
   /**
    * Whether the client is too far behind after a write of `length` bytes. Behind is what is
-   * buffered less the largest frame since it last caught up (the one it may be reading right
-   * now); too far is more than `maxBufferedBytes`, or, when events are bigger than that, more
-   * than one such event. So a client that reads gets events of any size whole, even several
-   * at once from a channel, while one that never reads holds at most `maxBufferedBytes` plus
-   * twice the largest event.
+   * buffered less what was written in this turn of the event loop (it has not had a chance
+   * to leave yet: a burst is not a slow client) and less the largest frame since the client
+   * last caught up (the one it may be reading right now). Too far is more than
+   * `maxBufferedBytes`, or, when events are bigger than that, more than one such event. So a
+   * client that reads gets events of any size whole, and bursts of any length, while one
+   * that never reads holds about `maxBufferedBytes` plus twice the largest event plus one
+   * turn's writes.
    */
   #tooFarBehind(length: number): boolean {
     const buffered = this.#transport.buffered
@@ -247,7 +258,7 @@ export class EventStream implements TransportListener, Beating, Closable {
     if (buffered <= length) this.#inFlight = length
     else if (length > this.#inFlight) this.#inFlight = length
     const allowed = Math.max(this.#options.maxBufferedBytes, this.#inFlight)
-    return buffered - this.#inFlight > allowed
+    return buffered - this.#turnBytes - this.#inFlight > allowed
   }
 
   /** @internal Resolves true once the transport takes more, false if the stream closed. */

@@ -37,21 +37,20 @@ type AnyResponse = {
 /** How long a client cut off for falling behind may take to read what it was sent. */
 const DROP_GRACE_MS = 10_000
 
-/** Responses a stream was opened on: a second one on the same response is a mistake. */
-const opened = new WeakSet<object>()
+/** The stream opened on each response: opening again gives the same stream. */
+const opened = new WeakMap<object, EventStream>()
+
+/** The stream already opened on `res`, if any. */
+export function streamOf(res: NodeResponse): EventStream | undefined {
+  return opened.get(res)
+}
 
 /**
- * Throws `ERR_SSE_HEADERS_SENT` when a stream cannot be opened on `res`: a stream was
- * already opened on it, or something else has started answering. Adapters call it before
- * they touch the response, so that every misuse gets the same clear error.
+ * Throws `ERR_SSE_HEADERS_SENT` when something else has started answering on `res` (or
+ * `started` says so): no stream can be opened on it. Adapters call it before they touch the
+ * response, so that every misuse gets the same clear error.
  */
 export function checkResponseFree(res: NodeResponse, started = false): void {
-  if (opened.has(res)) {
-    throw new SseError(
-      'ERR_SSE_HEADERS_SENT',
-      '@ssekit/core: an event stream was already opened on this response; use the stream the first call returned.',
-    )
-  }
   const r = res as unknown as AnyResponse
   if (started || r.headersSent || r.writableEnded) {
     throw new SseError(
@@ -84,7 +83,6 @@ export class NodeTransport implements Transport {
           ? 'close'
           : 'keep-alive'
     checkResponseFree(res)
-    opened.add(res)
   }
 
   get buffered(): number {
@@ -173,9 +171,14 @@ export class NodeTransport implements Transport {
   }
 }
 
-/** For adapters: opens a stream on a Node response with options resolved at registration. */
+/**
+ * For adapters: opens a stream on a Node response with options resolved at registration.
+ * Asked again for the same response, gives the stream it opened the first time.
+ */
 export function openNodeStream(req: NodeRequest, res: NodeResponse, init: OpenInit): EventStream {
-  return new EventStream(new NodeTransport(req, res, init.onStart), init.options, {
+  const existing = opened.get(res)
+  if (existing !== undefined) return existing
+  const stream = new EventStream(new NodeTransport(req, res, init.onStart), init.options, {
     lastEventId: requestLastEventId(
       req.headers['last-event-id'],
       req.url,
@@ -185,6 +188,8 @@ export function openNodeStream(req: NodeRequest, res: NodeResponse, init: OpenIn
     group: init.group,
     warn: init.warn,
   })
+  opened.set(res, stream)
+  return stream
 }
 
 /**

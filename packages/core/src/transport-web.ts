@@ -1,5 +1,5 @@
 import { type Chunk, toBytes } from './encode.js'
-import { reportUnhandled, SseError } from './errors.js'
+import { reportUnhandled } from './errors.js'
 import { toWebHeaders } from './headers.js'
 import { requestLastEventId } from './last-event-id.js'
 import { type ResolvedOptions, resolveOptions, type StreamOptions } from './options.js'
@@ -165,13 +165,12 @@ export function openWebStream(
   handler: (stream: EventStream) => void | Promise<void>,
   init: OpenInit & { server?: unknown },
 ): Promise<Response> {
-  if (opened.has(request)) {
-    throw new SseError(
-      'ERR_SSE_HEADERS_SENT',
-      '@ssekit/core: an event stream was already opened for this request; use the stream the first call gave.',
-    )
+  const existing = opened.get(request)
+  if (existing !== undefined) {
+    // Asked again for the same request: the same stream, and the same response.
+    runHandler(existing.stream, handler, init)
+    return existing.response
   }
-  opened.add(request)
   liftIdleTimeout(init.server, request)
   const transport = new WebTransport(request.signal)
   const stream = new EventStream(transport, init.options, {
@@ -185,17 +184,23 @@ export function openWebStream(
     warn: init.warn,
   })
   if (init.rejectEarly !== true) {
+    opened.set(request, { stream, response: transport.response })
     runHandler(stream, handler, init)
     return transport.response
   }
-  return new Promise((resolve, reject) => {
+  let reject!: (error: unknown) => void
+  const response = new Promise<Response>((resolve, fail) => {
     transport.response.then(resolve)
-    runHandler(stream, handler, { ...init, onEarlyError: reject })
+    reject = fail
   })
+  // Known before the handler runs: a handler that opens the stream again gets this one.
+  opened.set(request, { stream, response })
+  runHandler(stream, handler, { ...init, onEarlyError: reject })
+  return response
 }
 
-/** Requests a stream was opened for: a second one is a mistake. */
-const opened = new WeakSet<Request>()
+/** The stream opened for each request, and its response: opening again gives the same. */
+const opened = new WeakMap<Request, { stream: EventStream; response: Promise<Response> }>()
 
 /**
  * Bun closes a request that is idle for `idleTimeout` (10 s by default), shorter than the

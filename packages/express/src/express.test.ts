@@ -156,7 +156,7 @@ describe.each([
     process.on('warning', onWarning)
     open.push({ close: () => process.off('warning', onWarning) })
     const app = express()
-    app.use(sse({ heartbeat: false, maxBufferedBytes: 32 * 1024 }))
+    app.use(sse({ heartbeat: false, maxBufferedBytes: 64 * 1024 }))
     const streams: EventStream[] = []
     app.get('/firehose', (_req, res) => {
       const stream = res.sse()

@@ -148,7 +148,7 @@ describe('misuse and warnings', () => {
 
   it('logs a slow-client cut-off as a warning in the app log, once per 10 s however many', async () => {
     const { app, logs } = makeApp()
-    await app.register(sse, { heartbeat: false, maxBufferedBytes: 32 * 1024 })
+    await app.register(sse, { heartbeat: false, maxBufferedBytes: 64 * 1024 })
     const streams: EventStream[] = []
     app.get('/firehose', (_request, reply) => {
       const stream = reply.sse()
@@ -171,7 +171,7 @@ describe('misuse and warnings', () => {
     const warnings = logs.filter((l) => l.level === 40)
     expect(warnings).toHaveLength(1)
     expect(warnings[0]!.msg).toMatch(
-      /^@ssekit\/core: a client fell more than maxBufferedBytes \(32768\) behind and was cut off/,
+      /^@ssekit\/core: a client fell more than maxBufferedBytes \(65536\) behind and was cut off/,
     )
     expect(logs.filter((l) => l.level >= 50)).toEqual([])
   })

@@ -15,6 +15,7 @@ import {
   resolveOptions,
   StreamGroup,
   type StreamOptions,
+  streamOf,
 } from '@ssekit/core'
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
@@ -74,8 +75,10 @@ const plugin: FastifyPluginCallback<SseFastifyOptions> = (fastify, pluginOptions
     'sse',
     function sse(this: ReplyWithStream, options?: StreamOptions<FastifyRequest>) {
       const raw = this.raw
-      // After reply.send() (or a first reply.sse()), the same error as every adapter gives,
+      // Asked again: the same stream. After reply.send(): the error every adapter gives,
       // before anything touches the response.
+      const existing = streamOf(raw)
+      if (existing !== undefined) return existing
       checkResponseFree(raw, this.sent)
       const resolved = options === undefined ? base : resolveOptions(options as StreamOptions, base)
       // Headers set with reply.header() (by @fastify/cors, say) live on the reply, not on

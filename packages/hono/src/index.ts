@@ -20,6 +20,7 @@ import {
   runHandler,
   StreamGroup,
   type StreamOptions,
+  streamOf,
 } from '@ssekit/core'
 import type { Context, Env, Handler, Input, MiddlewareHandler } from 'hono'
 
@@ -171,9 +172,15 @@ function openStream(
       },
     )
   }
-  // On Node, write to the Node response itself (the fast path). A second c.sse() throws
-  // here, at once, before anything touches the response.
+  // On Node, write to the Node response itself (the fast path). Asked again: the same
+  // stream and response; after something else answered, the error, before anything touches
+  // the response.
   const { incoming, outgoing } = node
+  const existing = streamOf(outgoing)
+  if (existing !== undefined) {
+    runHandler(existing, run, { options })
+    return responses.get(existing)!
+  }
   checkResponseFree(outgoing)
   carryHeaders(
     prepared,
@@ -190,9 +197,13 @@ function openStream(
     ...init,
     onStart: () => started(alreadySent()),
   })
+  responses.set(stream, response)
   runHandler(stream, run, { options, onEarlyError: failed })
   return response
 }
+
+/** The response of each stream opened on Node, for a second c.sse() on the same request. */
+const responses = new WeakMap<EventStream, Promise<Response>>()
 
 const kQuery = Symbol('ssekit.lastEventIdQuery')
 type QueryAware = Context & { [kQuery]?: string }
