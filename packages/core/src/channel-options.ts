@@ -111,7 +111,7 @@ const CHANNEL_KEYS = [
 ]
 
 /** The keys of {@link SubscribeOptions}. */
-export const SUBSCRIBE_KEYS = ['filter', 'context', 'onGap', 'from']
+const SUBSCRIBE_KEYS = ['filter', 'context', 'onGap', 'from']
 
 function fail(name: string, accepts: string, value: unknown): SseTypeError {
   return new SseTypeError(
@@ -177,4 +177,40 @@ export function checkLeaseOptions(options: LeaseOptions | undefined): number {
     throw fail('ttlMs', 'an integer of milliseconds from 100 to 3600000', ttl)
   }
   return ttl
+}
+
+/**
+ * Validates subscribe options. `needsDeserializer`: the channel has a custom serializer and
+ * no deserializer, so a filter could not see on replay the value it sees live.
+ */
+export function checkSubscribeOptions<T>(
+  options: SubscribeOptions<T>,
+  needsDeserializer: boolean,
+): { filter: SubscribeOptions<T>['filter']; from: 'now' | 'start' } {
+  if (typeof options !== 'object' || options === null) {
+    throw new SseTypeError(
+      'ERR_SSE_INVALID_OPTION',
+      `@ssekit/core: subscribe options must be an object; received ${describe(options)}.`,
+    )
+  }
+  rejectUnknownKeys(options, SUBSCRIBE_KEYS, 'subscribe option')
+  const { filter, from = 'now' } = options
+  if (filter !== undefined && typeof filter !== 'function') {
+    throw subscribeError(`"filter" must be a function; received ${describe(filter)}`)
+  }
+  if (filter !== undefined && needsDeserializer) {
+    // Stored (or brokered) events reach filters as text, turned back by the deserializer:
+    // JSON.parse would not undo a custom serializer, and replay would filter wrong values.
+    throw subscribeError(
+      '"filter" on a channel with a custom "serializer" needs the matching "deserializer" channel option, so that a filter sees the same value on replay as live',
+    )
+  }
+  if (from !== 'now' && from !== 'start') {
+    throw subscribeError(`"from" must be 'now' or 'start'; received ${describe(from)}`)
+  }
+  return { filter, from }
+}
+
+function subscribeError(rule: string): SseTypeError {
+  return new SseTypeError('ERR_SSE_INVALID_OPTION', `@ssekit/core: subscribe option ${rule}.`)
 }

@@ -1,10 +1,11 @@
+import { applyVerdict } from './admission.js'
 import type { Broker, BrokerMessage, BrokerUnsubscribe } from './broker.js'
 import {
   type ChannelOptions,
   checkChannelOptions,
   checkLeaseOptions,
+  checkSubscribeOptions,
   type LeaseOptions,
-  SUBSCRIBE_KEYS,
   type SubscribeOptions,
 } from './channel-options.js'
 import {
@@ -16,21 +17,15 @@ import {
   serializeData,
   toBytes,
 } from './encode.js'
-import {
-  describe,
-  rejectUnknownKeys,
-  SseError,
-  SseTypeError,
-  storeAssignsIds,
-  warnUnhandled,
-} from './errors.js'
-import { LogHub, READ_BATCH } from './log-hub.js'
+import { SseError, SseTypeError, storeAssignsIds, warnUnhandled } from './errors.js'
+import { joinLog } from './join-log.js'
+import { LogHub } from './log-hub.js'
 import { counters } from './metrics.js'
 import { checkRetry, type RetryOption } from './options.js'
-import { replayLog } from './replay.js'
-import type { EventStore, ReadResult, StoredEvent, StoreInput, StoreLease } from './store.js'
+import type { EventStore, StoredEvent, StoreInput, StoreLease } from './store.js'
 import type { EventStream } from './stream.js'
 import { Subscription } from './subscription.js'
+import { Viewer } from './view.js'
 
 export type { ChannelOptions, LeaseOptions, SubscribeOptions } from './channel-options.js'
 
@@ -53,7 +48,7 @@ export class Channel<T = unknown> {
   readonly #broker: Broker | undefined
   readonly #event: string | undefined
   readonly #serializer: Serializer
-  readonly #deserializer: (text: string) => unknown
+  readonly #viewer: Viewer
   readonly #customSerializer: boolean
   readonly #customDeserializer: boolean
   readonly #maxSubscribers: number
@@ -62,7 +57,7 @@ export class Channel<T = unknown> {
   readonly #onError: (error: unknown) => void
   readonly #subs = new Map<EventStream, Subscription>()
   readonly #host = {
-    view: (entry: StoredEvent) => this.#view(entry),
+    view: (entry: StoredEvent) => this.#viewer.view(entry),
     report: (error: unknown) => this.#onError(error),
   }
   #closed = false
@@ -70,8 +65,6 @@ export class Channel<T = unknown> {
   #reserved = 0
   #tail: Promise<unknown> = Promise.resolve()
   #brokerOff: Promise<BrokerUnsubscribe> | undefined
-  /** The last entry a filter looked at, and what it saw: one deserialization per entry. */
-  #viewed: [StoredEvent, SseEvent] | undefined
 
   /** @internal Use {@link createChannel}. */
   constructor(options: ChannelOptions = {}) {
@@ -81,7 +74,7 @@ export class Channel<T = unknown> {
     this.#broker = o.broker
     this.#event = o.event
     this.#serializer = o.serializer ?? JSON.stringify
-    this.#deserializer = o.deserializer ?? JSON.parse
+    this.#viewer = new Viewer(o.deserializer ?? JSON.parse)
     this.#customSerializer = o.serializer !== undefined && o.serializer !== JSON.stringify
     this.#customDeserializer = o.deserializer !== undefined
     this.#maxSubscribers = o.maxSubscribers ?? Number.POSITIVE_INFINITY
@@ -129,29 +122,10 @@ export class Channel<T = unknown> {
         '@ssekit/core: this stream replays from its own `store` option, so a channel with a store cannot also replay it; drop one of the two stores (replay has one owner).',
       )
     }
-    rejectUnknownKeys(options, SUBSCRIBE_KEYS, 'subscribe option')
-    const filter = options.filter
-    if (filter !== undefined && typeof filter !== 'function') {
-      throw new SseTypeError(
-        'ERR_SSE_INVALID_OPTION',
-        `@ssekit/core: subscribe option "filter" must be a function; received ${describe(filter)}.`,
-      )
-    }
-    if (filter !== undefined && this.#customSerializer && !this.#customDeserializer) {
-      // Stored (or brokered) events reach filters as text, turned back by the deserializer:
-      // JSON.parse would not undo a custom serializer, and replay would filter wrong values.
-      throw new SseTypeError(
-        'ERR_SSE_INVALID_OPTION',
-        '@ssekit/core: subscribe option "filter" on a channel with a custom "serializer" needs the matching "deserializer" channel option, so that a filter sees the same value on replay as live.',
-      )
-    }
-    const from = options.from
-    if (from !== undefined && from !== 'now' && from !== 'start') {
-      throw new SseTypeError(
-        'ERR_SSE_INVALID_OPTION',
-        `@ssekit/core: subscribe option "from" must be 'now' or 'start'; received ${describe(from)}.`,
-      )
-    }
+    const { filter, from } = checkSubscribeOptions(
+      options,
+      this.#customSerializer && !this.#customDeserializer,
+    )
     if (!(await this.#admit(stream, options.context))) return NOOP
     const onGap = options.onGap ?? this.#onGap
     if (this.#store === undefined) {
@@ -159,7 +133,10 @@ export class Channel<T = unknown> {
       stream._release()
       return sub.off
     }
-    return this.#subscribeToLog(stream, this.#store, filter, onGap, from === 'start')
+    const hub = LogHub.acquire(this.#store, this.name!, this.#onError)
+    const sub = this.#add(stream, filter, onGap, hub)
+    await joinLog(sub, hub, this.#store, this.name!, from === 'start')
+    return sub.off
   }
 
   /**
@@ -304,7 +281,7 @@ export class Channel<T = unknown> {
       throw error
     }
     if (verdict !== true) {
-      stream._refuse(verdict === 401 ? 'unauthorized' : 'forbidden')
+      applyVerdict(stream, verdict)
       return false
     }
     if (stream.closed) return false
@@ -348,120 +325,14 @@ export class Channel<T = unknown> {
     return sub
   }
 
-  async #subscribeToLog(
-    stream: EventStream,
-    store: EventStore,
-    filter: SubscribeOptions<T>['filter'],
-    onGap: SubscribeOptions<T>['onGap'],
-    fromStart: boolean,
-  ): Promise<() => void> {
-    const name = this.name!
-    const hub = LogHub.acquire(store, name, this.#onError)
-    const sub = this.#add(stream, filter, onGap, hub)
-    const invalid = stream.lastEventId === undefined ? stream._invalidLastEventId : undefined
-    let first: ReadResult | undefined
-    let until: LogHub['position']
-    try {
-      await hub.ready
-      // From here every new entry reaches the subscription (queued while it replays).
-      hub.join(sub)
-      until = hub.position
-      const after = stream.lastEventId
-      // Read the first batch while the status can still be chosen: a client that has all of
-      // an ended log gets 204, so that a browser EventSource stops.
-      if (invalid === undefined && (after !== undefined || hub.ended || fromStart)) {
-        first = await store.read(name, after, READ_BATCH)
-      }
-    } catch (error) {
-      // The store is away: turn the client back with a retry: hint (a browser EventSource
-      // gives up for good on an error status), and say why.
-      sub.off()
-      stream._refuse('unavailable')
-      throw error
-    }
-    if (stream.closed) {
-      sub.off()
-      return NOOP
-    }
-    // Nothing but the end is left for this client: 204.
-    const events = first?.events
-    if (hub.ended && events !== undefined && (events.length === 0 || events[0]!.end === true)) {
-      sub.off()
-      stream._refuse('finished')
-      return NOOP
-    }
-    stream._release()
-    let ended = false
-    let gap =
-      invalid === undefined ? first?.gap : { reason: 'invalid' as const, lastEventId: invalid }
-    if (first?.events !== undefined) {
-      try {
-        const result = await replayLog(
-          store,
-          name,
-          stream.lastEventId,
-          until,
-          (entry) => this.#replayWrite(sub, entry),
-          first,
-        )
-        ended = result.ended
-        gap ??= result.gap
-      } catch (error) {
-        sub.off()
-        stream.close()
-        throw error
-      }
-    }
-    await sub.flush(until)
-    if (gap !== undefined) await sub.gap(gap)
-    if (hub.ended && !stream.closed) {
-      // Nothing more can come. A client whose id could not be resumed is given the end's
-      // id (an id-only frame sets Last-Event-ID without an event), so that its reconnect is
-      // answered 204 rather than looping on the same gap.
-      if (gap !== undefined && hub.position.id !== undefined) {
-        stream._write(`id: ${hub.position.id}\n\n`)
-      }
-      stream.close()
-    } else if (ended) stream.close()
-    return sub.off
-  }
-
-  /** Writes one replayed entry; false once the stream closed. */
-  async #replayWrite(sub: Subscription, entry: StoredEvent): Promise<boolean> {
-    const stream = sub.stream
-    if (stream.closed) return false
-    if (!sub.passes(entry)) return true
-    const bytes = toBytes(encodeText(entry.data, entry.event, entry.id, entry.retry))
-    return stream._write(bytes) || (await stream._whenWritable())
-  }
-
   /** A publish without a store: to this process's subscribers (and, through the broker, the others'). */
   #deliverMessage(message: BrokerMessage, original?: SseEvent): void {
     if (this.#closed) return
     const entry = message as unknown as StoredEvent
     const bytes = toBytes(encodeText(message.data, message.event, message.id, message.retry))
     const now = Date.now()
-    if (original !== undefined) this.#viewed = [entry, original]
+    if (original !== undefined) this.#viewer.seeAs(entry, original)
     for (const sub of this.#subs.values()) sub.take(entry, bytes, now)
-  }
-
-  /** The event a filter sees: the payload, deserialized once per entry when it was serialized. */
-  #view(entry: StoredEvent): SseEvent {
-    if (this.#viewed?.[0] === entry) return this.#viewed[1]
-    let data: unknown = entry.data
-    if (entry.serialized === true) {
-      try {
-        data = this.#deserializer(entry.data)
-      } catch {
-        // Keep the text: a filter still gets something to look at.
-      }
-    }
-    const view: SseEvent = { data }
-    if (entry.event !== undefined) view.event = entry.event
-    if (entry.id !== undefined) view.id = entry.id
-    if (entry.retry !== undefined) view.retry = entry.retry
-    this.#viewed = [entry, view]
-    return view
   }
 
   #needStore(method: string): EventStore {

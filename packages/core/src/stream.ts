@@ -1,3 +1,5 @@
+import { admitStream } from './admission.js'
+import { BehindMeter } from './behind.js'
 import {
   type Chunk,
   chunkLength,
@@ -21,7 +23,6 @@ import { pipe } from './pipe.js'
 import { answerRefusal, type Refusal } from './refusal.js'
 import { allStreams, type Closable, type StreamGroup } from './registry.js'
 import type { Gap } from './store.js'
-import { currentTurn } from './tick.js'
 import type { Transport, TransportListener } from './transport.js'
 
 const PENDING = 0
@@ -59,15 +60,11 @@ export class EventStream implements TransportListener, Beating, Closable {
   readonly #transport: Transport
   readonly #options: ResolvedOptions
   readonly #group: StreamGroup | undefined
-  readonly #context: unknown
   readonly #warn: (error: Error) => void
   /** `maxBufferedBytes` is under the transport's mark: check it on every write. */
   #state: 0 | 1 | 2 = PENDING
-  /** The largest frame written since the client last caught up; see #tooFarBehind. */
-  #inFlight = 0
-  /** Bytes written in the current turn of the event loop, and that turn's number. */
-  #turnBytes = 0
-  #turn = -1
+  /** Whether the client is behind or only busy; see behind.ts. */
+  readonly #behind = new BehindMeter()
   #holds = 0
   #held: Chunk[] | undefined
   #heldBytes = 0
@@ -95,14 +92,13 @@ export class EventStream implements TransportListener, Beating, Closable {
     this.#transport = transport
     this.#options = options
     this.#group = init.group
-    this.#context = init.context
     this.#warn = init.warn ?? warnUnhandled
     const last = readLastEventId(init.lastEventId)
     this.lastEventId = last?.id
     this.#invalidLastEventId = last?.invalid
     if (options.store !== undefined) this.#own = new OwnLog(options.store, this, last !== undefined)
     transport.attach(this)
-    this.#admit()
+    admitStream(this, options, init.context, init.group)
   }
 
   /** True once the stream has ended, by either side. */
@@ -213,13 +209,11 @@ export class EventStream implements TransportListener, Beating, Closable {
       const length = chunkLength(chunk)
       counters.bytesWritten += length
       this.#hb?.touch(this, now ?? Date.now())
-      const turn = currentTurn()
-      if (turn !== this.#turn) {
-        this.#turn = turn
-        this.#turnBytes = 0
-      }
-      this.#turnBytes += length
-      if (!ok && this.#tooFarBehind(length)) {
+      this.#behind.wrote(length)
+      if (
+        !ok &&
+        this.#behind.tooFar(this.#transport.buffered, length, this.#options.maxBufferedBytes)
+      ) {
         this.#dropSlow()
         return false
       }
@@ -240,25 +234,6 @@ export class EventStream implements TransportListener, Beating, Closable {
       this.#dropSlow()
     }
     return false
-  }
-
-  /**
-   * Whether the client is too far behind after a write of `length` bytes. Behind is what is
-   * buffered less what was written in this turn of the event loop (it has not had a chance
-   * to leave yet: a burst is not a slow client) and less the largest frame since the client
-   * last caught up (the one it may be reading right now). Too far is more than
-   * `maxBufferedBytes`, or, when events are bigger than that, more than one such event. So a
-   * client that reads gets events of any size whole, and bursts of any length, while one
-   * that never reads holds about `maxBufferedBytes` plus twice the largest event plus one
-   * turn's writes.
-   */
-  #tooFarBehind(length: number): boolean {
-    const buffered = this.#transport.buffered
-    // Nothing was waiting before this frame: the client had caught up.
-    if (buffered <= length) this.#inFlight = length
-    else if (length > this.#inFlight) this.#inFlight = length
-    const allowed = Math.max(this.#options.maxBufferedBytes, this.#inFlight)
-    return buffered - this.#turnBytes - this.#inFlight > allowed
   }
 
   /** @internal Resolves true once the transport takes more, false if the stream closed. */
@@ -352,7 +327,7 @@ export class EventStream implements TransportListener, Beating, Closable {
 
   /** @internal TransportListener */
   onDrain(): void {
-    this.#inFlight = 0
+    this.#behind.caughtUp()
     const resolve = this.#resolveDrain
     if (resolve === undefined) return
     this.#drain = undefined
@@ -372,44 +347,11 @@ export class EventStream implements TransportListener, Beating, Closable {
     this._write(HEARTBEAT)
   }
 
-  #admit(): void {
-    const max = this.#options.maxStreams
-    if (allStreams.size >= max) {
-      this._refuse('limit')
-      return
-    }
-    allStreams._add(this)
-    this.#group?._add(this)
-    const authorize = this.#options.authorize
-    if (authorize !== undefined) {
-      this.#holds++
-      let verdict: unknown
-      try {
-        verdict = authorize(this.#context)
-      } catch (error) {
-        this.#authorized(error, true)
-        return
-      }
-      if (isThenable(verdict)) {
-        verdict.then(
-          (v) => this.#authorized(v, false),
-          (e) => this.#authorized(e, true),
-        )
-      } else this.#authorized(verdict, false)
-    }
-    // Opening at the end of the tick lets a handler subscribe to a channel first, so that
-    // a channel's authorize or limit can still choose the status.
+  /** @internal Opens the stream at the end of the tick, unless something holds it. */
+  _openSoon(): void {
     queueMicrotask(() => {
       if (this.#state === PENDING && this.#holds === 0) this.#open()
     })
-  }
-
-  #authorized(verdict: unknown, failed: boolean): void {
-    if (failed) {
-      this.#report(verdict)
-      this._refuse('error')
-    } else if (verdict === true) this._release()
-    else this._refuse(verdict === 401 ? 'unauthorized' : 'forbidden')
   }
 
   #open(): void {
@@ -508,6 +450,11 @@ export class EventStream implements TransportListener, Beating, Closable {
     }
   }
 
+  /** @internal */
+  _report(error: unknown): void {
+    this.#report(error)
+  }
+
   #report(error: unknown, always = true): void {
     const onError = this.#options.onError
     if (onError !== undefined) {
@@ -521,11 +468,3 @@ export class EventStream implements TransportListener, Beating, Closable {
 }
 
 function noop(): void {}
-
-function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  )
-}
