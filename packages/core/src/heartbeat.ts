@@ -51,7 +51,7 @@ class HeartbeatGroup {
     if (this.size === 0) {
       clearTimeout(this.#timer)
       this.#timer = undefined
-      groups.delete(this.interval)
+      if (groups.get(this.interval) === this) groups.delete(this.interval)
     }
   }
 
@@ -89,8 +89,19 @@ class HeartbeatGroup {
 
 const groups = new Map<number, HeartbeatGroup>()
 
-/** The shared scheduler for one interval. */
+/**
+ * Cloudflare Workers tie every timer and every write to the request that made it: a timer
+ * shared by the streams of several requests would write to them on behalf of another
+ * request, which workerd refuses (and cancels the stream). There, each stream gets a
+ * scheduler of its own, armed from its own request.
+ */
+const perRequest =
+  (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ===
+  'Cloudflare-Workers'
+
+/** The shared scheduler for one interval (on Workers, one per stream). */
 export function heartbeatGroup(interval: number): HeartbeatGroup {
+  if (perRequest) return new HeartbeatGroup(interval)
   let group = groups.get(interval)
   if (group === undefined) {
     group = new HeartbeatGroup(interval)

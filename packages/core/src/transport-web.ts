@@ -79,7 +79,15 @@ export class WebTransport implements Transport {
     if (controller === undefined || this.#closed) return false
     const bytes = typeof chunk === 'string' ? toBytes(chunk) : chunk
     if (this.#backlogBytes === 0 && (controller.desiredSize ?? 0) > 0) {
-      controller.enqueue(bytes)
+      try {
+        controller.enqueue(bytes)
+      } catch {
+        // The runtime has cancelled the body (a client gone, a request the runtime ended):
+        // the stream learns it now rather than stay counted as open.
+        this.#closed = true
+        queueMicrotask(this.#onClose)
+        return false
+      }
       return (controller.desiredSize ?? 0) > 0
     }
     this.#backlog.push(bytes)
