@@ -3,7 +3,8 @@
  * (`pnpm pack` replaces `workspace:^` with a real range), installed with npm from its
  * tarball into a fresh app outside the workspace, and each package README's TypeScript
  * snippets run there with plain `node`, as a user who pasted them would. The tarballs carry
- * dist/, so this needs `pnpm build` first; the frameworks come from the npm registry.
+ * dist/, so this needs `pnpm build` first; the frameworks come from the npm registry. The
+ * @ssekit/redis snippet runs on a real `redis-server`, started here on a free port.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import {
@@ -21,12 +22,21 @@ import { fileURLToPath } from 'node:url'
 import { createParser } from 'eventsource-parser'
 import ts from 'typescript'
 import { afterAll, describe, expect, test } from 'vitest'
+import { RedisServer } from '../../redis/src/test-utils/redis-server.js'
 
 const root = fileURLToPath(new URL('../../../', import.meta.url))
-const PACKAGES = ['core', 'express', 'fastify', 'hono'] as const
+const PACKAGES = ['core', 'express', 'fastify', 'hono', 'redis'] as const
 type Package = (typeof PACKAGES)[number]
 /** What the READMEs' install lines add besides the @ssekit packages. */
 const FRAMEWORKS = ['express', 'fastify', 'hono', '@hono/node-server']
+/**
+ * What the snippets import besides those: the redis snippet's client (`redis`), at the version
+ * this workspace tests with.
+ */
+const REDIS_CLIENT: string = JSON.parse(
+  readFileSync(join(root, 'packages', 'conformance', 'package.json'), 'utf8'),
+).devDependencies.redis
+const SNIPPET_IMPORTS = [`redis@${REDIS_CLIENT}`]
 
 /** The bound on every wait: a port line, a frame, a child's exit. */
 const WAIT_MS = 15_000
@@ -35,9 +45,21 @@ const WAIT_MS = 15_000
 const work = mkdtempSync(join(tmpdir(), 'ssekit-packaging-'))
 const children = new Set<ChildProcess>()
 
-afterAll(() => {
+let redisStarting: Promise<RedisServer> | undefined
+/** One redis-server for the snippets that read `REDIS_URL`; fails naming what to install. */
+const redisServer = (): Promise<RedisServer> => {
+  redisStarting ??= RedisServer.start()
+  return redisStarting
+}
+
+afterAll(async () => {
   for (const child of children) child.kill('SIGKILL')
   rmSync(work, { recursive: true, force: true })
+  // A server that never started has nothing to close (its test failed with the reason).
+  await redisStarting?.then(
+    (server) => server.close(),
+    () => {},
+  )
 })
 
 /** What vitest adds to a worker's environment (Vite's `import.meta.env`, mirrored). */
@@ -121,7 +143,12 @@ async function install(): Promise<InstalledApp> {
   const registry = (await run('npm', ['config', 'get', 'registry'], dir, npm)).stdout.trim()
   const files = PACKAGES.map((pkg) => join(tarballs, `ssekit-${pkg}-${version(pkg)}.tgz`))
   try {
-    await run('npm', ['install', '--no-audit', '--no-fund', ...files, ...FRAMEWORKS], dir, npm)
+    await run(
+      'npm',
+      ['install', '--no-audit', '--no-fund', ...files, ...FRAMEWORKS, ...SNIPPET_IMPORTS],
+      dir,
+      npm,
+    )
   } catch (error) {
     throw new Error(`npm install from ${registry} failed: ${(error as Error).message}`)
   }
@@ -245,6 +272,8 @@ interface Expectation {
   snippet: RegExp
   /** `METHOD /path` as the snippet declares it, or `fetch` for a Workers-style module. */
   route: string
+  /** The URL requested, where not the route's path with `1` for each parameter. */
+  url?: string
   /** A request body (JSON): for a POST route, which is requested only when listed here. */
   body?: unknown
   /** The first frames, exactly; a RegExp where the snippet leaves a value open. */
@@ -253,8 +282,22 @@ interface Expectation {
   ends?: boolean
   /** Then a request that publishes, and the frame that it must bring on this stream. */
   publish?: { path: string; body: unknown; frame: (reply: unknown) => string }
-  /** A reconnect that sends this Last-Event-ID gets this status. */
-  resume?: { lastEventId: string; status: number }
+  /**
+   * A reconnect that sends this Last-Event-ID gets this status; a function picks the id out
+   * of the frames read (an id the snippet's store assigned).
+   */
+  resume?: { lastEventId: string | ((frames: string[]) => string); status: number }
+  /** The route requested at other URLs first, and the status each answers: an unknown job. */
+  elsewhere?: { url: string; status: number }[]
+  /** Requests made before the route's, in order, each with its status: what starts a job. */
+  before?: { method: 'POST' | 'DELETE'; path: string; status: number }[]
+  /**
+   * A client follows the route live from just after `before` until its stream ends, within
+   * the bound (no sleep: this is how a test waits for a job to finish). It must get the first
+   * frame and then the end of the log that the route, requested afterwards, sends whole: a
+   * subscriber from `'now'` that joins a running job misses what came before it.
+   */
+  follow?: boolean
 }
 
 // `retry: { ms: 2000, jitter: 1000 }`: 2000 to 3000 ms.
@@ -275,6 +318,20 @@ const finishing = (pkg: Package): Expectation => ({
   ends: true,
   resume: { lastEventId: 'done', status: 204 },
 })
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+/**
+ * A frame of a log in Redis: its id is `<epoch>-<ms>-<seq>`, `seq` the entry's gap-free place
+ * in the log (1 for the first), the rest chosen by the store and Redis.
+ */
+const redisFrame = (event: string, seq: number, data: string): RegExp =>
+  new RegExp(
+    `^event: ${event}\\nid: [0-9a-z]{6,16}-\\d+-${seq}\\ndata: ${escapeRegExp(data)}\\n\\n$`,
+  )
+
+/** The id of a frame (its `id:` line). */
+const idOf = (frame: string | undefined): string => /^id: (.*)$/m.exec(frame ?? '')?.[1] ?? ''
 
 const expectations: Expectation[] = [
   { pkg: 'core', snippet: /http\.createServer/, route: 'GET /events', frames: ['retry: 3000\n\n'] },
@@ -371,12 +428,68 @@ const expectations: Expectation[] = [
     ends: true,
   },
   finishing('hono'),
+  // `sse({ retry: 2000 })`, then what POST /news publishes, with the id the store assigned.
+  {
+    pkg: 'redis',
+    snippet: /RedisEventStore/,
+    route: 'GET /news',
+    frames: ['retry: 2000\n\n'],
+    publish: {
+      path: '/news',
+      body: { title: 'hello' },
+      frame: (reply) =>
+        `event: news\nid: ${(reply as { id: string }).id}\ndata: {"title":"hello"}\n\n`,
+    },
+  },
+  // A job's log: 404 before it starts. Once started, a client that follows it gets what was
+  // published after it joined (the snippet subscribes from 'now'); once the job is over, its
+  // log is sent whole: five steps and `done` (the log's end, its sixth entry), then the
+  // stream ends, and a client that has it all gets 204.
+  {
+    pkg: 'redis',
+    snippet: /RedisEventStore/,
+    route: 'GET /jobs/:id/events',
+    elsewhere: [{ url: '/jobs/unknown/events', status: 404 }],
+    before: [{ method: 'POST', path: '/jobs/1', status: 202 }],
+    follow: true,
+    frames: [
+      'retry: 2000\n\n',
+      ...[1, 2, 3, 4, 5].map((step) => redisFrame('progress', step, `{"step":${step}}`)),
+      redisFrame('done', 6, '{"ok":true}'),
+    ],
+    ends: true,
+    resume: { lastEventId: (frames) => idOf(frames.at(-1)), status: 204 },
+  },
+  // DELETE reaches the producer's lease: the job publishes its first step at once, then,
+  // cancelled within its 500 ms pause, ends with `done` and `ok: false`.
+  {
+    pkg: 'redis',
+    snippet: /RedisEventStore/,
+    route: 'GET /jobs/:id/events',
+    url: '/jobs/2/events',
+    before: [
+      { method: 'POST', path: '/jobs/2', status: 202 },
+      { method: 'DELETE', path: '/jobs/2', status: 204 },
+    ],
+    follow: true,
+    frames: [
+      'retry: 2000\n\n',
+      redisFrame('progress', 1, '{"step":1}'),
+      redisFrame('done', 2, '{"ok":false}'),
+    ],
+    ends: true,
+    resume: { lastEventId: (frames) => idOf(frames.at(-1)), status: 204 },
+  },
 ]
 
-const expectationFor = (snippet: Snippet, route: string): Expectation | undefined =>
-  expectations.find(
+/** Every expectation for one route of a snippet (each requests it once), in order. */
+const expectationsFor = (snippet: Snippet, route: string): Expectation[] =>
+  expectations.filter(
     (e) => e.pkg === snippet.pkg && e.route === route && e.snippet.test(snippet.code),
   )
+
+const expectationFor = (snippet: Snippet, route: string): Expectation | undefined =>
+  expectationsFor(snippet, route)[0]
 
 interface Route {
   method: 'GET' | 'POST'
@@ -411,10 +524,14 @@ function routes(code: string): Route[] {
 }
 
 /** A child `node` in the app, its output kept for failure messages. */
-function startNode(dir: string, args: string[], waitMs = WAIT_MS) {
+function startNode(
+  dir: string,
+  args: string[],
+  { waitMs = WAIT_MS, env = {} }: { waitMs?: number; env?: NodeJS.ProcessEnv } = {},
+) {
   const child = spawn(process.execPath, args, {
     cwd: dir,
-    env: userEnv(),
+    env: { ...userEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   children.add(child)
@@ -523,11 +640,28 @@ function checkFrames(frames: string[], expected: Expectation | undefined, where:
     ).toEqual([])
     return
   }
-  expect(frames, `${where}: the first frames`).toHaveLength(expected.frames.length)
+  expect(frames, `${where}: the first frames, ${JSON.stringify(frames)}`).toHaveLength(
+    expected.frames.length,
+  )
   expected.frames.forEach((want, i) => {
     if (typeof want === 'string') expect(frames[i], `${where}: frame ${i + 1}`).toBe(want)
     else expect(frames[i], `${where}: frame ${i + 1}`).toMatch(want)
   })
+}
+
+/** Reads a stream from its start to its end (bounded), for `follow`. */
+async function followToEnd(url: string, where: string): Promise<string[]> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(WAIT_MS) })
+  expect(response.status, `${where}: followed live`).toBe(200)
+  const reader = frameReader(response.body!)
+  try {
+    // Far more than any expected log: a stream that does not end fails at the bound.
+    const frames = await reader.next(1000)
+    expect(reader.ended && reader.rest() === '', `${where}: followed live, it ends`).toBe(true)
+    return frames
+  } finally {
+    await reader.cancel()
+  }
 }
 
 /** Requests one route of a listening snippet and checks what it sends. */
@@ -537,10 +671,26 @@ async function checkRoute(
   expected: Expectation | undefined,
   where: string,
 ): Promise<void> {
+  for (const { url, status } of expected?.elsewhere ?? []) {
+    const other = await fetch(`${base}${url}`, {
+      method: route.method,
+      signal: AbortSignal.timeout(WAIT_MS),
+    })
+    expect(other.status, `${where}: ${route.method} ${url}`).toBe(status)
+    await other.body?.cancel()
+  }
+  for (const { method, path, status } of expected?.before ?? []) {
+    const first = await fetch(`${base}${path}`, { method, signal: AbortSignal.timeout(WAIT_MS) })
+    expect(first.status, `${where}: first ${method} ${path}`).toBe(status)
+    await first.body?.cancel()
+  }
+  const url = expected?.url ?? route.url
+  const followed = expected?.follow ? await followToEnd(`${base}${url}`, where) : undefined
   const abort = new AbortController()
   const timer = setTimeout(() => abort.abort(), WAIT_MS)
+  let frames: string[] = []
   try {
-    const response = await fetch(`${base}${route.url}`, {
+    const response = await fetch(`${base}${url}`, {
       method: route.method,
       signal: abort.signal,
       ...(expected?.body !== undefined && {
@@ -560,10 +710,17 @@ async function checkRoute(
     const reader = frameReader(response.body!)
     try {
       const want = expected?.frames.length ?? 1
-      const frames = await reader.next(expected?.ends ? want + 1 : want)
+      frames = await reader.next(expected?.ends ? want + 1 : want)
       checkFrames(frames, expected, where)
       if (expected?.ends) {
         expect(reader.ended && reader.rest() === '', `${where}: the stream ends there`).toBe(true)
+      }
+      if (followed !== undefined) {
+        const [opening, ...tail] = followed
+        const live = `${where}: the client that followed it live, ${JSON.stringify(followed)}`
+        expect(opening, live).toBe(frames[0])
+        expect(tail.length, live).toBeGreaterThan(0)
+        expect(tail, live).toEqual(frames.slice(frames.length - tail.length))
       }
       if (expected?.publish !== undefined) {
         const { path, body, frame } = expected.publish
@@ -581,8 +738,12 @@ async function checkRoute(
       await reader.cancel()
     }
     if (expected?.resume !== undefined) {
-      const { lastEventId, status } = expected.resume
-      const again = await fetch(`${base}${route.url}`, {
+      const { status } = expected.resume
+      const lastEventId =
+        typeof expected.resume.lastEventId === 'string'
+          ? expected.resume.lastEventId
+          : expected.resume.lastEventId(frames)
+      const again = await fetch(`${base}${url}`, {
         headers: { 'last-event-id': lastEventId },
         signal: AbortSignal.timeout(WAIT_MS),
       })
@@ -648,6 +809,8 @@ console.log(JSON.stringify(Object.fromEntries(names.map((n) => [n, realpathSync(
       // One @ssekit/core for all: no adapter brought a copy of its own.
       expect(existsSync(join(app.dir, where, 'node_modules', '@ssekit', 'core')), where).toBe(false)
     }
+    // What the snippets import besides, at the version asked for.
+    expect(lock.packages['node_modules/redis']?.version, 'node_modules/redis').toBe(REDIS_CLIENT)
   }, 120_000)
 
   const snippets = PACKAGES.flatMap(readmeSnippets)
@@ -664,11 +827,9 @@ console.log(JSON.stringify(Object.fromEntries(names.map((n) => [n, realpathSync(
         const expected = expectationFor(snippet, 'fetch')
         const frames = expected === undefined ? 1 : expected.frames.length + (expected.ends ? 1 : 0)
         // The driver waits WAIT_MS for the frames at most, then reports what it has.
-        const child = startNode(
-          app.dir,
-          ['./driver.mjs', 'fetch', file, String(frames)],
-          2 * WAIT_MS,
-        )
+        const child = startNode(app.dir, ['./driver.mjs', 'fetch', file, String(frames)], {
+          waitMs: 2 * WAIT_MS,
+        })
         try {
           const outcome = await child.outcome
           expect(outcome, child.output()).toEqual({ code: 0 })
@@ -706,8 +867,11 @@ console.log(JSON.stringify(Object.fromEntries(names.map((n) => [n, realpathSync(
         return
       }
 
-      // A server: run as pasted, on the port the preload picks.
-      const child = startNode(app.dir, ['--import', './listen-on-port-0.mjs', file])
+      // A server: run as pasted, on the port the preload picks (and a real Redis if it reads one).
+      const env = /\bprocess\.env\.REDIS_URL\b/.test(snippet.code)
+        ? { REDIS_URL: (await redisServer()).url }
+        : {}
+      const child = startNode(app.dir, ['--import', './listen-on-port-0.mjs', file], { env })
       try {
         const outcome = await child.outcome
         if (!('port' in outcome))
@@ -719,17 +883,19 @@ console.log(JSON.stringify(Object.fromEntries(names.map((n) => [n, realpathSync(
         )
         expect(requested.length, `${where} declares a GET route`).toBeGreaterThan(0)
         for (const route of requested) {
-          const expected = expectationFor(snippet, `${route.method} ${route.path}`)
-          try {
-            await checkRoute(
-              `http://127.0.0.1:${outcome.port}`,
-              route,
-              expected,
-              `${where}: ${route.method} ${route.url}`,
-            )
-          } catch (error) {
-            ;(error as Error).message += `\n${child.output()}`
-            throw error
+          const found = expectationsFor(snippet, `${route.method} ${route.path}`)
+          for (const expected of found.length > 0 ? found : [undefined]) {
+            try {
+              await checkRoute(
+                `http://127.0.0.1:${outcome.port}`,
+                route,
+                expected,
+                `${where}: ${route.method} ${expected?.url ?? route.url}`,
+              )
+            } catch (error) {
+              ;(error as Error).message += `\n${child.output()}`
+              throw error
+            }
           }
         }
       } finally {
