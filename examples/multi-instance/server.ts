@@ -46,7 +46,7 @@ function createDemo(options: InstanceOptions) {
   const store = new RedisEventStore({ url: options.redisUrl, prefix: 'ssekit-demo:' })
   // Cheap to create: one per request is the usual way; the log is the truth, not the object.
   const channel = () =>
-    createChannel<{ text: string; via: string; at: number }>({ name: 'demo', store })
+    createChannel<{ message: { text: string; via: string; at: number } }>({ name: 'demo', store })
   return {
     me,
     store,

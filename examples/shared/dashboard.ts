@@ -51,12 +51,12 @@ export const MAX_NOTICE = 280
 
 export interface Dashboard {
   /** Broadcasts a `tick` every `tickMs`; keeps the last 600 for replay. */
-  readonly clock: Channel<Tick>
+  readonly clock: Channel<{ tick: Tick }>
   /** Broadcasts what `POST /notifications` receives; keeps the last 100 for replay. */
-  readonly notifications: Channel<Notice>
+  readonly notifications: Channel<{ notification: Notice }>
   readonly dropRetry: RetryOption
   /** Adds a stream to a channel; a client that comes back is first told `resumed`. */
-  join<T>(stream: EventStream, channel: Channel<T>): Promise<void>
+  join<M extends object>(stream: EventStream, channel: Channel<M>): Promise<void>
   /** One `token` event per word of `words`, `tokenMs` apart. */
   typing(words: readonly string[]): AsyncGenerator<SseEvent<string>>
   /** Stops the clock and ends both channels and their streams. */
@@ -70,12 +70,12 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   const onGap = (gap: Gap, stream: EventStream) => {
     void stream.send({ event: 'gap', data: { reason: gap.reason } })
   }
-  const clock = createChannel<Tick>({
+  const clock = createChannel<{ tick: Tick }>({
     event: 'tick',
     store: new MemoryEventStore({ maxEvents: 600 }),
     onGap,
   })
-  const notifications = createChannel<Notice>({
+  const notifications = createChannel<{ notification: Notice }>({
     event: 'notification',
     store: new MemoryEventStore({ maxEvents: 100 }),
     onGap,

@@ -30,13 +30,14 @@ type Package = (typeof PACKAGES)[number]
 /** What the READMEs' install lines add besides the @ssekit packages. */
 const FRAMEWORKS = ['express', 'fastify', 'hono', '@hono/node-server']
 /**
- * What the snippets import besides those: the redis snippet's client (`redis`), at the version
- * this workspace tests with.
+ * What the snippets import besides those, at the versions this workspace tests with: the
+ * redis snippet's client (`redis`), and the validator of the typed-events snippet (`zod`).
  */
-const REDIS_CLIENT: string = JSON.parse(
+const DEV_DEPENDENCIES: Record<string, string> = JSON.parse(
   readFileSync(join(root, 'packages', 'conformance', 'package.json'), 'utf8'),
-).devDependencies.redis
-const SNIPPET_IMPORTS = [`redis@${REDIS_CLIENT}`]
+).devDependencies
+const REDIS_CLIENT = DEV_DEPENDENCIES.redis!
+const SNIPPET_IMPORTS = [`redis@${REDIS_CLIENT}`, `zod@${DEV_DEPENDENCIES.zod}`]
 
 /** The bound on every wait: a port line, a frame, a child's exit. */
 const WAIT_MS = 15_000

@@ -304,7 +304,10 @@ describe('end()', () => {
 
   it('writes the final event before the end', async () => {
     const store = new MemoryEventStore()
-    const channel = createChannel<{ ok: boolean } | string>({ name: 'answer:1', store })
+    const channel = createChannel<{ message: string; done: { ok: boolean } }>({
+      name: 'answer:1',
+      store,
+    })
     const live = open()
     await channel.subscribe(live.stream)
     const first = await channel.publish('working')

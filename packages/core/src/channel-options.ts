@@ -1,13 +1,20 @@
 import type { Broker } from './broker.js'
 import type { Serializer, SseEvent } from './encode.js'
 import { describe, rejectUnknownKeys, SseTypeError } from './errors.js'
+import {
+  type AnyEvents,
+  checkSchemas,
+  type EventMap,
+  type EventOf,
+  type EventSchemas,
+} from './events.js'
 import { checkLogName } from './log-name.js'
 import type { AuthorizeResult } from './options.js'
 import type { EventStore, Gap } from './store.js'
 import type { EventStream } from './stream.js'
 
-/** Options of {@link createChannel}. */
-export interface ChannelOptions {
+/** Options of {@link createChannel}; `M` is its event map. */
+export interface ChannelOptions<M extends EventMap = AnyEvents> {
   /**
    * The channel's name: the log it reads and writes in `store` (channels with the same name
    * on the same store are one channel, in one process or many), or the topic its `broker`
@@ -32,7 +39,14 @@ export interface ChannelOptions {
    * several channels over one connection can tell them apart.
    * @default undefined (`message`)
    */
-  event?: string
+  event?: keyof M & string
+  /**
+   * Standard Schema validators (zod, valibot, arktype…) per event name, checked at
+   * `publish`: an invalid payload throws a `TypeError` naming the event and the issue, and
+   * is never stored or written. An event without a name is `message`.
+   * @default undefined (no run-time check)
+   */
+  schema?: EventSchemas<M>
   /**
    * Turns non-string `data` into text, once per publish.
    * @default JSON.stringify
@@ -70,10 +84,14 @@ export interface ChannelOptions {
   onError?: (error: unknown) => void
 }
 
+/** What a filter sees of an event: the payload (deserialized), with its name and id. */
+export type FilterView<M extends EventMap> = string extends keyof M ? SseEvent : EventOf<M>
+
 /** Options of {@link Channel.subscribe}. */
-export interface SubscribeOptions<T = unknown> {
+export interface SubscribeOptions<M extends EventMap = AnyEvents> {
   /** Delivers only the events for which it returns true. Runs once per event per subscriber. */
-  filter?: (event: SseEvent<T>) => boolean
+  // A method signature: a typed channel is still a Channel, as helpers take it.
+  filter?(event: FilterView<M>): boolean
   /** Passed to the channel's `authorize`. */
   context?: unknown
   /** Overrides the channel's `onGap` for this subscriber. */
@@ -99,6 +117,7 @@ export interface LeaseOptions {
 
 const CHANNEL_KEYS = [
   'name',
+  'schema',
   'store',
   'broker',
   'event',
@@ -156,6 +175,9 @@ export function checkChannelOptions(options: ChannelOptions): ChannelOptions {
       throw fail('event', 'a string without CR or LF', o.event)
     }
   }
+  if (o.schema !== undefined) {
+    o.schema = checkSchemas(o.schema, (accepts, value) => fail('schema', accepts, value))
+  }
   for (const key of ['serializer', 'deserializer', 'authorize', 'onGap', 'onError'] as const) {
     if (o[key] !== undefined && typeof o[key] !== 'function') throw fail(key, 'a function', o[key])
   }
@@ -183,10 +205,10 @@ export function checkLeaseOptions(options: LeaseOptions | undefined): number {
  * Validates subscribe options. `needsDeserializer`: the channel has a custom serializer and
  * no deserializer, so a filter could not see on replay the value it sees live.
  */
-export function checkSubscribeOptions<T>(
-  options: SubscribeOptions<T>,
+export function checkSubscribeOptions<M extends EventMap>(
+  options: SubscribeOptions<M>,
   needsDeserializer: boolean,
-): { filter: SubscribeOptions<T>['filter']; from: 'now' | 'start' } {
+): { filter: SubscribeOptions<M>['filter']; from: 'now' | 'start' } {
   if (typeof options !== 'object' || options === null) {
     throw new SseTypeError(
       'ERR_SSE_INVALID_OPTION',

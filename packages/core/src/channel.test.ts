@@ -78,8 +78,8 @@ describe('MemoryBroker', () => {
 
   it('gives filters the deserialized data of an event that came through the broker', async () => {
     const broker = new MemoryBroker()
-    const one = createChannel<{ n: number } | string>({ name: 'jobs', broker })
-    const two = createChannel<{ n: number } | string>({ name: 'jobs', broker })
+    const one = createChannel<{ message: { n: number } | string }>({ name: 'jobs', broker })
+    const two = createChannel<{ message: { n: number } | string }>({ name: 'jobs', broker })
     const seen: unknown[] = []
     const { stream, transport } = await open()
     await two.subscribe(stream, {
@@ -97,7 +97,7 @@ describe('MemoryBroker', () => {
 
   it('gives a filter the same value on replay as live: the payload, a string staying a string', async () => {
     const store = new MemoryEventStore()
-    const channel = createChannel<{ n: number } | string>({ store })
+    const channel = createChannel<{ message: { n: number } | string }>({ store })
     const live: unknown[] = []
     const replayed: unknown[] = []
     const first = await open()

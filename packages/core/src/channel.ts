@@ -11,13 +11,20 @@ import {
 import {
   checkFields,
   encodeText,
-  isSseEvent,
   type Serializer,
   type SseEvent,
   serializeData,
   toBytes,
+  toEvent,
 } from './encode.js'
 import { SseError, SseTypeError, storeAssignsIds, warnUnhandled } from './errors.js'
+import {
+  type AnyEvents,
+  type EventMap,
+  type SendInput,
+  type StandardSchemaV1,
+  validateEvent,
+} from './events.js'
 import { joinLog } from './join-log.js'
 import { LogHub } from './log-hub.js'
 import { counters } from './metrics.js'
@@ -27,7 +34,12 @@ import type { EventStream } from './stream.js'
 import { Subscription } from './subscription.js'
 import { Viewer } from './view.js'
 
-export type { ChannelOptions, LeaseOptions, SubscribeOptions } from './channel-options.js'
+export type {
+  ChannelOptions,
+  FilterView,
+  LeaseOptions,
+  SubscribeOptions,
+} from './channel-options.js'
 
 const NOOP = (): void => {}
 
@@ -42,13 +54,14 @@ const NOOP = (): void => {}
  * them reaches all their subscribers once each, in the log's order, which is also the order
  * a replay gives.
  */
-export class Channel<T = unknown> {
+export class Channel<M extends EventMap = AnyEvents> {
   readonly name: string | undefined
   readonly #store: EventStore | undefined
   readonly #broker: Broker | undefined
   readonly #event: string | undefined
   readonly #serializer: Serializer
   readonly #viewer: Viewer
+  readonly #schema: Readonly<Record<string, StandardSchemaV1>> | undefined
   readonly #customSerializer: boolean
   readonly #customDeserializer: boolean
   readonly #maxSubscribers: number
@@ -75,6 +88,7 @@ export class Channel<T = unknown> {
     this.#event = o.event
     this.#serializer = o.serializer ?? JSON.stringify
     this.#viewer = new Viewer(o.deserializer ?? JSON.parse)
+    this.#schema = o.schema as Readonly<Record<string, StandardSchemaV1>> | undefined
     this.#customSerializer = o.serializer !== undefined && o.serializer !== JSON.stringify
     this.#customDeserializer = o.deserializer !== undefined
     this.#maxSubscribers = o.maxSubscribers ?? Number.POSITIVE_INFINITY
@@ -111,7 +125,11 @@ export class Channel<T = unknown> {
    * itself. A stream refused by `authorize` or `maxSubscribers` is answered and closed, and
    * the promise resolves to a no-op.
    */
-  async subscribe(stream: EventStream, options: SubscribeOptions<T> = {}): Promise<() => void> {
+  // biome-ignore lint/suspicious/noExplicitAny: a stream of any event map may join
+  async subscribe(
+    stream: EventStream<any>,
+    options: SubscribeOptions<M> = {},
+  ): Promise<() => void> {
     if (this.#closed) throw closedError()
     if (stream.closed) return NOOP
     const existing = this.#subs.get(stream)
@@ -146,11 +164,12 @@ export class Channel<T = unknown> {
    *
    * @throws TypeError at once for a field that cannot be written.
    */
-  publish(input: T | SseEvent<T>): Promise<string | undefined> {
+  publish(input: SendInput<M>): Promise<string | undefined> {
     if (this.#closed) return Promise.reject(closedError())
-    const ev = (isSseEvent(input) ? input : { data: input }) as SseEvent<T>
-    const data = serializeData(ev.data, this.#serializer)
+    const ev = toEvent(input)
     const event = ev.event ?? this.#event
+    validateEvent(this.#schema, event ?? 'message', ev.data)
+    const data = serializeData(ev.data, this.#serializer)
     const ownId = checkFields(event, ev.id, ev.retry)
     const serialized = typeof ev.data !== 'string'
     const store = this.#store
@@ -189,7 +208,7 @@ export class Channel<T = unknown> {
    * retained log, then the end; a reconnect that has it all is answered 204. Without a
    * store, the subscribers here are closed. Publishing afterwards rejects.
    */
-  async end(final?: T | SseEvent<T>): Promise<void> {
+  async end(final?: SendInput<M>): Promise<void> {
     if (this.#closed) throw closedError()
     if (this.#store === undefined) {
       if (final !== undefined) await this.publish(final)
@@ -198,8 +217,9 @@ export class Channel<T = unknown> {
     }
     let input: StoreInput | undefined
     if (final !== undefined) {
-      const ev = (isSseEvent(final) ? final : { data: final }) as SseEvent<T>
+      const ev = toEvent(final)
       const event = ev.event ?? this.#event
+      validateEvent(this.#schema, event ?? 'message', ev.data)
       checkFields(event, ev.id, ev.retry)
       input = {
         data: serializeData(ev.data, this.#serializer),
@@ -301,8 +321,8 @@ export class Channel<T = unknown> {
 
   #add(
     stream: EventStream,
-    filter: SubscribeOptions<T>['filter'],
-    onGap: SubscribeOptions<T>['onGap'],
+    filter: SubscribeOptions<M>['filter'],
+    onGap: SubscribeOptions<M>['onGap'],
     hub: LogHub | undefined,
   ): Subscription {
     const sub = new Subscription(
@@ -361,6 +381,8 @@ function closedError(): SseError {
  * app.get('/prices', async (req, res) => { await prices.subscribe(res.sse()) })
  * setInterval(() => prices.publish({ symbol: 'ACME', price: quote() }), 1000)
  */
-export function createChannel<T = unknown>(options?: ChannelOptions): Channel<T> {
-  return new Channel<T>(options)
+export function createChannel<M extends EventMap = AnyEvents>(
+  options?: ChannelOptions<M>,
+): Channel<M> {
+  return new Channel<M>(options as ChannelOptions)
 }

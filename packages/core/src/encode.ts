@@ -1,4 +1,5 @@
 import { describe, SseTypeError } from './errors.js'
+import { likelyTypo } from './events.js'
 
 /**
  * One Server-Sent Event. `data` is sent as is when it is a string and through the
@@ -33,6 +34,28 @@ export function isSseEvent(value: unknown): value is SseEvent {
   if (!Object.hasOwn(value, 'data')) return false
   for (const key in value) if (!EVENT_KEYS.has(key)) return false
   return true
+}
+
+/**
+ * The event `send`/`publish` were given: an {@link SseEvent}, or a bare payload wrapped as
+ * `{ data }`. An object with `data` and a key that looks like a misspelt field (`evnt`,
+ * `Event`, `ID`) throws: it would otherwise go out whole, as data.
+ */
+export function toEvent(input: unknown): SseEvent {
+  if (isSseEvent(input)) return input
+  if (typeof input === 'object' && input !== null && Object.hasOwn(input, 'data')) {
+    for (const key in input) {
+      if (EVENT_KEYS.has(key)) continue
+      const meant = likelyTypo(key)
+      if (meant !== undefined) {
+        throw new SseTypeError(
+          'ERR_SSE_INVALID_FIELD',
+          `@ssekit/core: event field "${key.slice(0, 40)}" is not one of data, event, id, retry (did you mean "${meant}"?); to send an object that has a "data" key as the payload, wrap it: send({ data: payload }).`,
+        )
+      }
+    }
+  }
+  return { data: input }
 }
 
 /** Returns the text that goes into `data:` lines: strings as is, anything else serialized. */

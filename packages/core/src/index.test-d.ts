@@ -257,30 +257,65 @@ describe('stores', () => {
 })
 
 describe('channels', () => {
-  it('types the payload of publish and of filters', () => {
-    const channel = createChannel<{ n: number }>()
-    expectTypeOf(channel.publish({ n: 1 })).toEqualTypeOf<Promise<string | undefined>>()
-    channel.publish({ data: { n: 1 }, event: 'tick' })
-    // @ts-expect-error the wrong payload
-    channel.publish({ n: 'one' })
-    // @ts-expect-error an event with the wrong payload
-    channel.publish({ data: { n: 'one' }, event: 'tick' })
+  it('types the events of publish and of filters by the event map', () => {
+    type Events = { token: string; done: { usage: number } }
+    const channel = createChannel<Events>()
+    expectTypeOf(channel.publish({ event: 'token', data: 'Hel' })).toEqualTypeOf<
+      Promise<string | undefined>
+    >()
+    channel.publish({ event: 'done', data: { usage: 3 } })
+    // @ts-expect-error an event name that is not in the map
+    channel.publish({ event: 'tokn', data: 'Hel' })
+    // @ts-expect-error the wrong payload for the event
+    channel.publish({ event: 'done', data: { usage: 'three' } })
+    // @ts-expect-error with several events, a bare payload does not say which
+    channel.publish('Hel')
     void channel.subscribe(stream, {
       filter: (event) => {
-        expectTypeOf(event).toEqualTypeOf<SseEvent<{ n: number }>>()
-        return event.data.n > 0
+        if (event.event === 'done') expectTypeOf(event.data).toEqualTypeOf<{ usage: number }>()
+        else expectTypeOf(event.data).toEqualTypeOf<string>()
+        return true
+      },
+    })
+  })
+
+  it('takes the bare data of a map with one event, and the message event without a name', () => {
+    const orders = createChannel<{ order: { id: number } }>({ event: 'order' })
+    orders.publish({ id: 42 })
+    orders.publish({ event: 'order', data: { id: 42 } })
+    // @ts-expect-error the wrong payload
+    orders.publish({ id: '42' })
+    // @ts-expect-error the event option names an event of the map
+    createChannel<{ order: { id: number } }>({ event: 'orders' })
+    const messages = createChannel<{ message: string; done: { ok: boolean } }>()
+    messages.publish({ data: 'no event name: message' })
+    messages.publish({ event: 'done', data: { ok: true } })
+    // @ts-expect-error message data is a string
+    messages.publish({ data: 1 })
+  })
+
+  it('keeps an untyped channel open to any event', () => {
+    const any = createChannel()
+    any.publish({ whatever: 1 })
+    any.publish({ event: 'x', data: [1, 2] })
+    void any.subscribe(stream, {
+      filter: (event) => {
+        expectTypeOf(event).toEqualTypeOf<SseEvent>()
+        return true
       },
     })
   })
 
   it('types the named log methods: end with a final event, exists, ended, lease, cancel', () => {
-    const channel = createChannel<{ n: number }>({ name: 'job:1', store: new MemoryEventStore() })
+    const channel = createChannel<{ n: number; done: { n: number } }>({
+      name: 'job:1',
+      store: new MemoryEventStore(),
+    })
     expectTypeOf(channel.name).toEqualTypeOf<string | undefined>()
     expectTypeOf(channel.end()).toEqualTypeOf<Promise<void>>()
-    expectTypeOf(channel.end({ n: 1 })).toEqualTypeOf<Promise<void>>()
     expectTypeOf(channel.end({ event: 'done', data: { n: 1 } })).toEqualTypeOf<Promise<void>>()
-    // @ts-expect-error the final event has the channel's payload
-    channel.end({ n: 'one' })
+    // @ts-expect-error the final event is an event of the map
+    channel.end({ event: 'done', data: { n: 'one' } })
     expectTypeOf(channel.exists()).toEqualTypeOf<Promise<boolean>>()
     expectTypeOf(channel.ended()).toEqualTypeOf<Promise<boolean>>()
     expectTypeOf(channel.lease({ ttlMs: 5000 })).toEqualTypeOf<Promise<StoreLease>>()

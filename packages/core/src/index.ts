@@ -11,6 +11,7 @@ export {
   Channel,
   type ChannelOptions,
   createChannel,
+  type FilterView,
   type LeaseOptions,
   type SubscribeOptions,
 } from './channel.js'
@@ -28,6 +29,14 @@ export {
   type SseErrorCode,
   SseTypeError,
 } from './errors.js'
+export type {
+  AnyEvents,
+  EventMap,
+  EventOf,
+  EventSchemas,
+  SendInput,
+  StandardSchemaV1,
+} from './events.js'
 export { SSE_HEADERS, streamHeaders } from './headers.js'
 export { lastEventIdFrom } from './last-event-id.js'
 export { checkLogName } from './log-name.js'

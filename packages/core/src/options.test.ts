@@ -97,7 +97,7 @@ describe('resolveOptions rejects each bad value with a TypeError naming the opti
   it('rejects unknown option names and lists the known ones', () => {
     refuses(
       { heartBeat: 1000 },
-      /unknown option "heartBeat"; the options are heartbeat, retry, store,/,
+      /unknown option "heartBeat"; the options are schema, heartbeat, retry, store,/,
     )
     refuses({ maxBufferSize: 10 }, /unknown option "maxBufferSize"/)
   })

@@ -1,5 +1,12 @@
 import type { Serializer } from './encode.js'
 import { describe, rejectUnknownKeys, SseTypeError } from './errors.js'
+import {
+  type AnyEvents,
+  checkSchemas,
+  type EventMap,
+  type EventSchemas,
+  type StandardSchemaV1,
+} from './events.js'
 import type { EventStore, Gap } from './store.js'
 import type { EventStream } from './stream.js'
 
@@ -16,7 +23,14 @@ export type HeaderValues = Record<string, string | readonly string[]>
 export type AuthorizeResult = boolean | 401 | 403
 
 /** Options shared by every adapter, under the same names. */
-export interface StreamOptions<Context = unknown> {
+export interface StreamOptions<Context = unknown, M extends EventMap = AnyEvents> {
+  /**
+   * Standard Schema validators (zod, valibot, arktype…) per event name, checked at `send`:
+   * an invalid payload throws a `TypeError` naming the event and the issue, and nothing is
+   * written. An event without a name is `message`.
+   * @default undefined (no run-time check)
+   */
+  schema?: EventSchemas<M>
   /**
    * Milliseconds between heartbeat comments on an idle stream; any other write postpones
    * the next one. Keeps proxies and load balancers from closing quiet connections.
@@ -110,6 +124,7 @@ export interface StreamOptions<Context = unknown> {
 
 /** Options after validation, with defaults filled in. Frozen; shared by many streams. */
 export interface ResolvedOptions<Context = unknown> {
+  readonly schema: Readonly<Record<string, StandardSchemaV1>> | undefined
   readonly heartbeat: number | false
   readonly retry: RetryOption | undefined
   readonly store: EventStore | undefined
@@ -127,6 +142,7 @@ export interface ResolvedOptions<Context = unknown> {
 }
 
 const DEFAULTS: ResolvedOptions = Object.freeze({
+  schema: undefined,
   heartbeat: 15_000,
   retry: undefined,
   store: undefined,
@@ -263,6 +279,9 @@ export function resolveOptions<Context = unknown>(
     out.heartbeat = o.heartbeat
   }
   if (o.retry !== undefined) out.retry = checkRetry('retry', o.retry)
+  if (o.schema !== undefined) {
+    out.schema = checkSchemas(o.schema, (accepts, value) => optionError('schema', accepts, value))
+  }
   if (o.store !== undefined) out.store = checkStore(o.store)
   if (o.maxBufferedBytes !== undefined) {
     if (!isInt(o.maxBufferedBytes, MIN_BUFFERED, Number.MAX_SAFE_INTEGER)) {

@@ -7,11 +7,12 @@ import {
   encodePadding,
   encodeRetry,
   encodeText,
-  isSseEvent,
   type SseEvent,
   serializeData,
+  toEvent,
 } from './encode.js'
 import { reportUnhandled, SseError, storeAssignsIds, warnUnhandled } from './errors.js'
+import { type AnyEvents, type EventMap, type SendInput, validateEvent } from './events.js'
 import { reportGap } from './gap.js'
 import { streamHeaders } from './headers.js'
 import { type Beating, type HeartbeatGroup, heartbeatGroup } from './heartbeat.js'
@@ -19,7 +20,7 @@ import { readLastEventId } from './last-event-id.js'
 import { counters } from './metrics.js'
 import { pickRetry, type ResolvedOptions, type RetryOption } from './options.js'
 import { OwnLog } from './own-log.js'
-import { pipe } from './pipe.js'
+import { type PipeTarget, pipe } from './pipe.js'
 import { answerRefusal, type Refusal } from './refusal.js'
 import { allStreams, type Closable, type StreamGroup } from './registry.js'
 import type { Gap } from './store.js'
@@ -53,7 +54,9 @@ export interface StreamInit {
  * of the current tick, whichever comes first; then padding, `retry:`, the replay from
  * `store`, and live events.
  */
-export class EventStream implements TransportListener, Beating, Closable {
+export class EventStream<M extends EventMap = AnyEvents>
+  implements TransportListener, Beating, Closable
+{
   /** The Last-Event-ID the client sent, or `undefined` when it sent none (or an unusable one). */
   readonly lastEventId: string | undefined
 
@@ -77,6 +80,11 @@ export class EventStream implements TransportListener, Beating, Closable {
   /** The `store` option's log, which this stream writes to and replays from. */
   #own: OwnLog | undefined
   #closeAfterReplay = false
+
+  /** This stream as the untyped hooks (`onGap`, `onError`) take it. */
+  get #untyped(): EventStream {
+    return this as unknown as EventStream
+  }
 
   /** @internal heartbeat list links; see heartbeat.ts */
   hbLast = 0
@@ -139,19 +147,20 @@ export class EventStream implements TransportListener, Beating, Closable {
    *
    * @throws TypeError at once for a field that cannot be written (see `encode`).
    */
-  send(input: unknown): Promise<boolean> {
-    const ev = isSseEvent(input) ? input : undefined
-    const data = ev === undefined ? input : ev.data
+  send(input: SendInput<M>): Promise<boolean> {
+    const ev = toEvent(input)
+    const data = ev.data
+    validateEvent(this.#options.schema, ev.event ?? 'message', data)
     const text = serializeData(data, this.#options.serializer)
     if (this.#own !== undefined) {
       // Validated before anything reaches the store; the store assigns the id.
-      if (ev?.id !== undefined) throw storeAssignsIds()
-      encodeText('', ev?.event, undefined, ev?.retry)
+      if (ev.id !== undefined) throw storeAssignsIds()
+      encodeText('', ev.event, undefined, ev.retry)
       if (this.#state === CLOSED) return FALSE
       const serialized = typeof data !== 'string'
-      return this.#own.send({ data: text, event: ev?.event, retry: ev?.retry, serialized })
+      return this.#own.send({ data: text, event: ev.event, retry: ev.retry, serialized })
     }
-    const frame = encodeText(text, ev?.event, ev?.id, ev?.retry)
+    const frame = encodeText(text, ev.event, ev.id, ev.retry)
     if (this.#state === CLOSED) return FALSE
     counters.eventsSent++
     return this.#accepted(this._write(frame))
@@ -176,8 +185,8 @@ export class EventStream implements TransportListener, Beating, Closable {
    * `return()` is called so that the producer (an LLM request, a database cursor) stops
    * too. The stream stays open when the source ends: send a final event and `close()`.
    */
-  pipe(source: AsyncIterable<unknown> | Iterable<unknown>): Promise<void> {
-    return pipe(this, source)
+  pipe(source: AsyncIterable<SendInput<M>> | Iterable<SendInput<M>>): Promise<void> {
+    return pipe(this as PipeTarget, source)
   }
 
   /**
@@ -403,7 +412,7 @@ export class EventStream implements TransportListener, Beating, Closable {
     }
     if (gap !== undefined && this.#state !== CLOSED) {
       // A throwing onGap is reported; the stream goes on.
-      await reportGap(gap, this, this.#options.onGap).catch((error) => this.#report(error))
+      await reportGap(gap, this.#untyped, this.#options.onGap).catch((error) => this.#report(error))
     }
     if (this.#closeAfterReplay && this.#state === OPEN) this.#end()
   }
@@ -459,7 +468,7 @@ export class EventStream implements TransportListener, Beating, Closable {
     const onError = this.#options.onError
     if (onError !== undefined) {
       try {
-        onError(error, this)
+        onError(error, this.#untyped)
       } catch {
         // An onError that throws has nowhere left to report to.
       }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Chunk } from './encode.js'
 import { SseError } from './errors.js'
+import type { AnyEvents, EventMap } from './events.js'
 import { requestLastEventId } from './last-event-id.js'
 import { type ResolvedOptions, resolveOptions, type StreamOptions } from './options.js'
 import { EventStream } from './stream.js'
@@ -202,13 +203,13 @@ export function openNodeStream(req: NodeRequest, res: NodeResponse, init: OpenIn
  *   stream.send({ event: 'hello', data: { at: Date.now() } })
  * })
  */
-export function createEventStream(
+export function createEventStream<M extends EventMap = AnyEvents>(
   req: NodeRequest,
   res: NodeResponse,
-  options?: StreamOptions<NodeRequest>,
-): EventStream {
+  options?: StreamOptions<NodeRequest, M>,
+): EventStream<M> {
   return openNodeStream(req, res, {
-    options: resolveOptions(options) as ResolvedOptions,
+    options: resolveOptions(options as StreamOptions<NodeRequest>) as ResolvedOptions,
     context: req,
-  })
+  }) as unknown as EventStream<M>
 }

@@ -1,5 +1,6 @@
 import { type Chunk, toBytes } from './encode.js'
 import { reportUnhandled } from './errors.js'
+import type { AnyEvents, EventMap } from './events.js'
 import { toWebHeaders } from './headers.js'
 import { requestLastEventId } from './last-event-id.js'
 import { type ResolvedOptions, resolveOptions, type StreamOptions } from './options.js'
@@ -276,13 +277,13 @@ export function runHandler(
  *   stream.close()
  * }) })
  */
-export function createEventStreamResponse(
+export function createEventStreamResponse<M extends EventMap = AnyEvents>(
   request: Request,
-  handler: (stream: EventStream) => void | Promise<void>,
-  options?: StreamOptions<Request>,
+  handler: (stream: EventStream<M>) => void | Promise<void>,
+  options?: StreamOptions<Request, M>,
 ): Promise<Response> {
-  return openWebStream(request, handler, {
-    options: resolveOptions(options) as ResolvedOptions,
+  return openWebStream(request, handler as (stream: EventStream) => void | Promise<void>, {
+    options: resolveOptions(options as StreamOptions<Request>) as ResolvedOptions,
     context: request,
   })
 }

@@ -66,3 +66,23 @@ describe('sse()', () => {
     sse({ headers: { 'x-a': 1 } })
   })
 })
+
+describe('res.sse<Events>()', () => {
+  type Events = { token: string; done: { usage: number } }
+
+  it('types send by the event map: a wrong name or payload does not compile', () => {
+    const app = express()
+    app.get('/chat', (_req, res) => {
+      const stream = res.sse<Events>()
+      expectTypeOf(stream).toEqualTypeOf<EventStream<Events>>()
+      void stream.send({ event: 'token', data: 'Hel' })
+      void stream.send({ event: 'done', data: { usage: 3 } })
+      // @ts-expect-error no such event
+      void stream.send({ event: 'tokn', data: 'Hel' })
+      // @ts-expect-error the wrong payload
+      void stream.send({ event: 'done', data: { usage: '3' } })
+      // @ts-expect-error a typo of `event`
+      void stream.send({ evnt: 'token', data: 'Hel' })
+    })
+  })
+})

@@ -5,6 +5,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import {
+  type AnyEvents,
+  type EventMap,
   type EventStream,
   lastEventIdFrom,
   openNodeStream,
@@ -26,7 +28,7 @@ declare global {
        * Opens a Server-Sent Events stream on this response. `options` override the ones
        * given to `sse()`; `authorize` receives the request.
        */
-      sse(options?: StreamOptions<SseRequest>): EventStream
+      sse<M extends EventMap = AnyEvents>(options?: StreamOptions<SseRequest, M>): EventStream<M>
     }
   }
 }
@@ -73,7 +75,7 @@ export function sse(options?: StreamOptions<SseRequest>): SseMiddleware {
   const query = base.lastEventIdQuery
   const middleware = ((req, res, next) => {
     if (query !== false) (req as QueryAware)[kQuery] = query
-    ;(res as unknown as Express.Response).sse = (perCall) =>
+    ;(res as unknown as { sse: (perCall?: StreamOptions) => EventStream }).sse = (perCall) =>
       openNodeStream(req, res, {
         options: perCall === undefined ? base : resolveOptions(perCall as StreamOptions, base),
         context: req,

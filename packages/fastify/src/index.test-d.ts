@@ -61,3 +61,19 @@ describe('register(sse, options)', () => {
     await app.register(sse, { hearbeat: 1000 })
   })
 })
+
+describe('reply.sse<Events>()', () => {
+  type Events = { token: string; done: { usage: number } }
+
+  it('types send by the event map: a wrong name or payload does not compile', () => {
+    const app = Fastify()
+    app.get('/chat', (_request, reply) => {
+      const stream = reply.sse<Events>()
+      void stream.send({ event: 'token', data: 'Hel' })
+      // @ts-expect-error no such event
+      void stream.send({ event: 'tokn', data: 'Hel' })
+      // @ts-expect-error the wrong payload
+      void stream.send({ event: 'done', data: { usage: '3' } })
+    })
+  })
+})

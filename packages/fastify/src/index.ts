@@ -4,8 +4,10 @@
  * `reply.sse(options?)`, which takes the response over and opens an {@link EventStream}.
  */
 import {
+  type AnyEvents,
   checkResponseFree,
   checkRetry,
+  type EventMap,
   type EventStream,
   lastEventIdFrom,
   openNodeStream,
@@ -36,7 +38,7 @@ declare module 'fastify' {
      * Takes the response over (Fastify will not send one) and opens a Server-Sent Events
      * stream. `options` override the plugin's; `authorize` receives the request.
      */
-    sse(options?: StreamOptions<FastifyRequest>): EventStream
+    sse<M extends EventMap = AnyEvents>(options?: StreamOptions<FastifyRequest, M>): EventStream<M>
   }
   interface FastifyInstance {
     /** Streams opened through this instance and still open. */
@@ -73,6 +75,7 @@ const plugin: FastifyPluginCallback<SseFastifyOptions> = (fastify, pluginOptions
 
   fastify.decorateReply(
     'sse',
+    // Typed by the declaration above; the event map is a matter of types only.
     function sse(this: ReplyWithStream, options?: StreamOptions<FastifyRequest>) {
       const raw = this.raw
       // Asked again: the same stream. After reply.send(): the error every adapter gives,
@@ -97,7 +100,7 @@ const plugin: FastifyPluginCallback<SseFastifyOptions> = (fastify, pluginOptions
       })
       this[kStream] = stream
       return stream
-    },
+    } as never,
   )
 
   // A handler that fails after reply.sse() cannot be answered by Fastify (the reply is

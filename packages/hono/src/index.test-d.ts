@@ -1,5 +1,5 @@
 import type { EventStream, StreamGroup } from '@ssekit/core'
-import { type Context, Hono } from 'hono'
+import { type Context, type Env, Hono } from 'hono'
 import { describe, expectTypeOf, it } from 'vitest'
 import { type SseEnv, type SseFunction, type SseMiddleware, sse, sseRoute } from './index.js'
 
@@ -95,5 +95,30 @@ describe('sse() and sseRoute()', () => {
     sseRoute(() => {}, { padding: true })
     // @ts-expect-error the handler gets a stream, not a string
     sseRoute((stream: string) => stream)
+  })
+})
+
+describe('c.sse<Events>() and sseRoute', () => {
+  type Events = { token: string; done: { usage: number } }
+
+  it('types the stream by the event map: a wrong name or payload does not compile', () => {
+    const app = new Hono()
+    app.get('/chat', (c) =>
+      c.sse<Events>(async (stream) => {
+        await stream.send({ event: 'token', data: 'Hel' })
+        // @ts-expect-error no such event
+        await stream.send({ event: 'tokn', data: 'Hel' })
+        // @ts-expect-error the wrong payload
+        await stream.send({ event: 'done', data: { usage: '3' } })
+      }),
+    )
+    app.get(
+      '/route',
+      sseRoute<Env, Events>(async (stream) => {
+        await stream.send({ event: 'done', data: { usage: 1 } })
+        // @ts-expect-error the wrong payload
+        await stream.send({ event: 'token', data: 1 })
+      }),
+    )
   })
 })

@@ -7,7 +7,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import {
+  type AnyEvents,
   checkResponseFree,
+  type EventMap,
   type EventStream,
   lastEventIdFrom,
   openNodeStream,
@@ -26,15 +28,18 @@ import type { Context, Env, Handler, Input, MiddlewareHandler } from 'hono'
 
 /** Fills a stream. It stays open after the handler returns, until `stream.close()` or the client leaves. */
 // biome-ignore lint/suspicious/noExplicitAny: any Env, as Hono's own Handler defaults to
-export type SseHandler<E extends Env = any> = (
-  stream: EventStream,
+export type SseHandler<E extends Env = any, M extends EventMap = AnyEvents> = (
+  stream: EventStream<M>,
   c: Context<E>,
 ) => void | Promise<void>
 
-/** `c.sse(handler, options?)`: opens a stream, runs `handler`, resolves to the `Response`. */
-export type SseFunction = (
-  handler: SseHandler,
-  options?: StreamOptions<Context>,
+/**
+ * `c.sse(handler, options?)`: opens a stream, runs `handler`, resolves to the `Response`.
+ * `c.sse<Events>(…)` types the stream by an event map.
+ */
+export type SseFunction = <M extends EventMap = AnyEvents>(
+  handler: SseHandler<Env, M>,
+  options?: StreamOptions<Context, M>,
 ) => Promise<Response>
 
 /** Env of apps that use `sse()`: `c.var.sse` is then typed, the way Hono types middleware variables. */
@@ -105,9 +110,9 @@ export function sse(options?: StreamOptions<Context>): SseMiddleware {
  * }, { retry: 5000 }))
  */
 // biome-ignore lint/suspicious/noExplicitAny: any Env, as Hono's own Handler defaults to
-export function sseRoute<E extends Env = any>(
-  handler: SseHandler<E>,
-  options?: StreamOptions<Context<E>>,
+export function sseRoute<E extends Env = any, M extends EventMap = AnyEvents>(
+  handler: SseHandler<E, M>,
+  options?: StreamOptions<Context<E>, M>,
 ): Handler<E> & { readonly streams: StreamGroup } {
   const resolved = resolveOptions(options as StreamOptions) as ResolvedOptions
   const at = { streams: new StreamGroup(), warn: rateLimited(reportUnhandled) }
@@ -149,7 +154,8 @@ interface Owner {
 
 function openStream(
   c: Context,
-  handler: SseHandler,
+  // biome-ignore lint/suspicious/noExplicitAny: the event map is a matter of types only
+  handler: SseHandler<any, any>,
   options: ResolvedOptions,
   owner: Owner,
 ): Promise<Response> {
