@@ -14,6 +14,7 @@ import {
   type Deferred,
   deferred,
   memoryStream,
+  parseSse,
   startServer,
   WrappedStore,
   waitFor,
@@ -555,5 +556,71 @@ describe('careless input', () => {
     const live = open()
     await channel.subscribe(live.stream)
     expect(live.transport.text).toBe('')
+  })
+})
+
+describe('produce()', () => {
+  it('runs the producer in the background and ends the log with what it returns', async () => {
+    const store = new MemoryEventStore()
+    const answer = createChannel<{ token: string; done: { usage: number } }>({
+      name: 'answer:p1',
+      store,
+    })
+    const gate = deferred()
+    const { done } = await answer.produce(async () => {
+      await answer.publish({ event: 'token', data: 'Hel' })
+      await gate.promise
+      await answer.publish({ event: 'token', data: 'lo' })
+      return { event: 'done', data: { usage: 2 } }
+    })
+    // Readers can join while it runs, and get it from the start.
+    const { stream, transport } = open()
+    await answer.subscribe(stream, { from: 'start' })
+    gate.resolve()
+    await done
+    expect(stream.closed).toBe(true)
+    expect(parseSse(transport.text).events.map((e) => [e.event, e.data])).toEqual([
+      ['token', 'Hel'],
+      ['token', 'lo'],
+      ['done', '{"usage":2}'],
+    ])
+    expect(await answer.ended()).toBe(true)
+  })
+
+  it('ends the log with an error event when the producer throws, and reports the error', async () => {
+    const errors: unknown[] = []
+    const answer = createChannel({
+      name: 'answer:p2',
+      store: new MemoryEventStore(),
+      onError: (e) => errors.push(e),
+    })
+    const { done } = await answer.produce(async () => {
+      await answer.publish('partial')
+      throw new Error('model failed')
+    })
+    await done
+    const { stream, transport } = open()
+    await answer.subscribe(stream)
+    expect(parseSse(transport.text).events.map((e) => [e.event, e.data])).toEqual([
+      [undefined, 'partial'],
+      ['error', '{"reason":"failed"}'],
+    ])
+    expect((errors[0] as Error).message).toBe('model failed')
+  })
+
+  it('aborts the producer on a cancel from another channel object, ending with cancelled', async () => {
+    const store = new MemoryEventStore()
+    const answer = createChannel({ name: 'answer:p3', store })
+    const { done } = await answer.produce(
+      (signal) =>
+        new Promise<undefined>((resolve) =>
+          signal.addEventListener('abort', () => resolve(undefined)),
+        ),
+    )
+    await createChannel({ name: 'answer:p3', store }).cancel()
+    await done
+    const { stream, transport } = open()
+    await answer.subscribe(stream)
+    expect(transport.text).toMatch(/^event: error\nid: \S+\ndata: \{"reason":"cancelled"\}\n\n$/)
   })
 })

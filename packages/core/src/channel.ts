@@ -17,7 +17,7 @@ import {
   toBytes,
   toEvent,
 } from './encode.js'
-import { SseError, SseTypeError, storeAssignsIds, warnUnhandled } from './errors.js'
+import { describe, SseError, SseTypeError, storeAssignsIds, warnUnhandled } from './errors.js'
 import {
   type AnyEvents,
   type EventMap,
@@ -258,6 +258,58 @@ export class Channel<M extends EventMap = AnyEvents> {
   /** Asks the producer holding the lease on this log (in any process) to stop. */
   async cancel(): Promise<void> {
     await this.#needStore('cancel').cancel(this.name!)
+  }
+
+  /**
+   * Runs `generate` in the background as the one producer of this named log (an AI answer,
+   * a job), and resolves once it holds the lease: readers may subscribe from then on, in
+   * this process or any other. The producer goes on when readers leave. It publishes through
+   * this channel; when it returns, the log ends (after what it returned, if anything). If it
+   * throws, the log ends with an `error` event (the error itself goes to `onError`, never to
+   * the clients); on a `cancel()` from any instance, `signal` aborts and the log ends with
+   * an `error` event `{ reason: 'cancelled' }` unless `generate` ended it. `done` settles
+   * when it is all over.
+   *
+   * @example
+   * const answer = createChannel<Answer>({ name: `answer:${id}`, store })
+   * await answer.produce(async (signal) => {
+   *   for await (const token of model(prompt, { signal })) {
+   *     await answer.publish({ event: 'token', data: token })
+   *   }
+   *   return { event: 'done', data: { usage: 42 } }
+   * })
+   */
+  async produce(
+    generate: (signal: AbortSignal) => Promise<SendInput<M> | undefined | void>,
+    options?: LeaseOptions,
+  ): Promise<{ readonly done: Promise<void> }> {
+    if (typeof generate !== 'function') {
+      throw new SseTypeError(
+        'ERR_SSE_INVALID_OPTION',
+        `@ssekit/core: produce() takes a function (signal) => Promise; received ${describe(generate)}.`,
+      )
+    }
+    const lease = await this.lease(options)
+    const finish = async (final: SendInput<M> | undefined) => {
+      if (await this.ended()) return
+      await this.end(final)
+    }
+    const failed = (reason: string) =>
+      ({ event: 'error', data: { reason } }) as unknown as SendInput<M>
+    const done = (async () => {
+      try {
+        const final = await generate(lease.signal)
+        await finish(
+          lease.signal.aborted && final === undefined ? failed('cancelled') : (final ?? undefined),
+        )
+      } catch (error) {
+        this.#onError(error)
+        await finish(failed(lease.signal.aborted ? 'cancelled' : 'failed')).catch(this.#onError)
+      } finally {
+        await lease.release().catch(() => {})
+      }
+    })()
+    return { done }
   }
 
   /**
