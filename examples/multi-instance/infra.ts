@@ -1,7 +1,7 @@
 /**
  * What `main.ts` starts around the instances, each in a temporary directory and on a free
  * loopback port, nothing installed or configured system-wide: a redis-server, and an nginx
- * that balances between the instances (round robin).
+ * that balances between the instances (fewest connections first).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -81,7 +81,7 @@ export async function startRedis(dir: string): Promise<Service> {
 }
 
 /**
- * nginx on `port` (0: a free one), in front of `upstreams` (round robin), with its
+ * nginx on `port` (0: a free one), in front of `upstreams` (least_conn), with its
  * configuration, pid file, temp files and logs in `dir`. Each instance is also reachable
  * on its own at `/instance/<id>/`, for the page's "crash" button.
  */
@@ -116,6 +116,9 @@ http {
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
   upstream instances {
+    # Fewest open connections first: streams are long-lived, so each new page goes to the
+    # instance holding fewer of them (round robin would send a page's two requests to one).
+    least_conn;
 ${upstreams.map((u) => `    server 127.0.0.1:${u.port} max_fails=1 fail_timeout=2s;`).join('\n')}
   }
   server {

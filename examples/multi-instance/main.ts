@@ -73,6 +73,12 @@ async function stopAll(signal: string, code = 0) {
 }
 process.once('SIGINT', () => void stopAll('SIGINT'))
 process.once('SIGTERM', () => void stopAll('SIGTERM'))
+// `kill <pid of pnpm>` ends pnpm without telling us: when our parent is gone, stop too,
+// rather than leave Redis, nginx and the instances running.
+const parent = process.ppid
+setInterval(() => {
+  if (process.ppid !== parent) void stopAll('SIGTERM')
+}, 500).unref()
 
 try {
   const redis = await startRedis(dir)

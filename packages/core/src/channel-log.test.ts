@@ -624,3 +624,16 @@ describe('produce()', () => {
     expect(transport.text).toMatch(/^event: error\nid: \S+\ndata: \{"reason":"cancelled"\}\n\n$/)
   })
 })
+
+describe('ending twice', () => {
+  it('does nothing the second time, but refuses a second final event rather than lose it', async () => {
+    const store = new MemoryEventStore()
+    const channel = createChannel({ name: 'twice', store })
+    await channel.end({ data: 'first' })
+    await channel.end()
+    await expect(channel.end({ data: 'second' })).rejects.toMatchObject({
+      code: 'ERR_SSE_LOG_ENDED',
+    })
+    expect(store.read('twice', undefined, 10).events?.map((e) => e.data)).toEqual(['first', ''])
+  })
+})

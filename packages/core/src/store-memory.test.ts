@@ -324,7 +324,11 @@ describe('MemoryEventStore.end', () => {
     const r = recorder()
     store.follow(LOG, r)
     store.end(LOG)
-    store.end(LOG, { data: 'too late' })
+    store.end(LOG)
+    // A final event on an ended log would be lost: refused, not dropped.
+    expect(() => store.end(LOG, { data: 'too late' })).toThrow(
+      expect.objectContaining({ code: 'ERR_SSE_LOG_ENDED' }),
+    )
     expect(() => store.append(LOG, { data: 'x' })).toThrow(
       expect.objectContaining({ code: 'ERR_SSE_LOG_ENDED' }),
     )

@@ -153,7 +153,11 @@ export class MemoryEventStore implements EventStore {
   end(name: string, final?: StoreInput): void {
     checkLogName(name)
     const log = this.#log(name, true)!
-    if (log.ended) return
+    // Ending again is a no-op; ending again with a final event would lose it: refuse.
+    if (log.ended) {
+      if (final !== undefined) throw endedError(name)
+      return
+    }
     if (final !== undefined) this.#push(name, log, final, false)
     this.#push(name, log, { data: '' }, true)
   }

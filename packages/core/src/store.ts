@@ -107,7 +107,8 @@ export interface EventStore {
   follow(name: string, listener: LogListener): () => void
   /**
    * Ends log `name` (after `final`, when given): followers get the end entry, and the log
-   * expires later. Ending an ended log does nothing.
+   * expires later. Ending an ended log again does nothing, but with a `final` event it
+   * rejects (`ERR_SSE_LOG_ENDED`): the event would be lost.
    */
   end(name: string, final?: StoreInput): Promise<void> | void
   /**

@@ -168,6 +168,10 @@ export class NodeTransport implements Transport {
   }
 
   #onDrain = (): void => {
+    // Node 24 emits 'drain' when a gone client's socket is torn down (nothing left to write,
+    // nothing writable): that is not the client taking more. 'close' follows.
+    const socket = (this.#res as { socket?: { writable?: boolean } | null }).socket
+    if (this.#res.destroyed === true || socket?.writable === false) return
     this.#listener?.onDrain()
   }
 }

@@ -91,15 +91,31 @@ export class ManagedConnection {
   async send<T>(args: readonly string[], what: string): Promise<T> {
     if (this.#closed) throw unavailable(what, new Error('the store is closed'))
     const client = this.#client
+    const timeoutMs = this.#timing.commandTimeoutMs
+    // Our own deadline over the whole call, the wait for a connection included: a Redis that
+    // accepts connections and never answers (a stopped process, a half-dead socket) must not
+    // hang the caller, whatever the client's own timeouts do.
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DeadlineError()), timeoutMs)
+    })
     try {
-      await this.#connected
-      return await client.sendCommand<T>(args, { timeout: this.#timing.commandTimeoutMs })
+      return await Promise.race([
+        (async () => {
+          await this.#connected
+          return client.sendCommand<T>(args, { timeout: timeoutMs })
+        })(),
+        deadline,
+      ])
     } catch (error) {
       if (isReplyError(error)) throw error
       // A command that timed out may still be answered later, and that answer would be
       // taken for the next command's: the connection cannot be trusted any more.
-      if ((error as { name?: string } | null)?.name === 'TimeoutError') this.#replace(client)
-      throw unavailable(what, error, this.#timing.commandTimeoutMs)
+      const name = (error as { name?: string } | null)?.name
+      if (name === 'TimeoutError' || error instanceof DeadlineError) this.#replace(client)
+      throw unavailable(what, error, timeoutMs)
+    } finally {
+      clearTimeout(timer)
     }
   }
 
@@ -164,6 +180,14 @@ export class ManagedConnection {
     } finally {
       this.#checking = false
     }
+  }
+}
+
+/** Our deadline ran out before Redis answered. */
+class DeadlineError extends Error {
+  override readonly name = 'TimeoutError'
+  constructor() {
+    super('no answer in time')
   }
 }
 

@@ -104,16 +104,19 @@ export function checkStoreOptions(options: RedisEventStoreOptions): CheckedOptio
     }
   }
   const { redis, url } = options
-  if ((redis === undefined) === (url === undefined)) {
-    throw fail(
-      'redis',
-      'a node-redis client, or leave it out and give "url" (one of the two)',
-      redis,
+  if (redis !== undefined && url !== undefined) {
+    throw new SseTypeError(
+      'ERR_SSE_INVALID_OPTION',
+      '@ssekit/redis: give either option "redis" (your client) or option "url", not both.',
     )
   }
-  if (redis !== undefined && typeof redis?.duplicate !== 'function') {
-    throw fail('redis', 'a node-redis client (with duplicate())', redis)
+  if (redis === undefined && url === undefined) {
+    throw new SseTypeError(
+      'ERR_SSE_INVALID_OPTION',
+      '@ssekit/redis: give option "redis" (a node-redis client) or option "url" (redis://…).',
+    )
   }
+  if (redis !== undefined) checkClient(redis)
   if (url !== undefined && !(typeof url === 'string' && /^rediss?:\/\//.test(url))) {
     throw fail('url', 'a redis:// or rediss:// URL', url)
   }
@@ -134,6 +137,28 @@ export function checkStoreOptions(options: RedisEventStoreOptions): CheckedOptio
     commandTimeoutMs: int(o, 'commandTimeoutMs', 5000, 1),
     healthCheckMs: int(o, 'healthCheckMs', 20_000, 100),
     onError: (o.onError as (error: unknown) => void) ?? warn,
+  }
+}
+
+/** A node-redis client, checked for what ssekit relies on; ioredis is refused by name. */
+function checkClient(redis: unknown): void {
+  const c = redis as Record<string, unknown> | null
+  if (typeof c === 'object' && c !== null && typeof c.status === 'string' && 'options' in c) {
+    throw new SseTypeError(
+      'ERR_SSE_INVALID_OPTION',
+      '@ssekit/redis: option "redis" looks like an ioredis client, which is not supported (it resends in-flight commands after a reconnect, which could append an event twice); pass a node-redis client (`createClient()` from `redis`), or a "url".',
+    )
+  }
+  if (
+    typeof c?.duplicate !== 'function' ||
+    typeof c.sendCommand !== 'function' ||
+    typeof c.isOpen !== 'boolean'
+  ) {
+    throw fail(
+      'redis',
+      'a node-redis client (`createClient()` from `redis` or `@redis/client`, v4.6 to v6)',
+      redis,
+    )
   }
 }
 

@@ -22,7 +22,8 @@ export const APPEND = `${PROLOGUE}
 local channel, newEpoch, mode = ARGV[1], ARGV[2], ARGV[6]
 local maxLen, maxAge, endedTtl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 if redis.call('HGET', meta, 'ended') then
-  if mode == 'end' then return {'', '0', '0'} end
+  -- Ending again is a no-op; ending again with a final event would lose it: refuse.
+  if mode == 'end' and #ARGV == 7 then return {'', '0', '0'} end
   return redis.error_reply('ENDED')
 end
 local epoch = redis.call('HGET', meta, 'epoch')
@@ -76,6 +77,14 @@ end
 if (not epoch) or epoch ~= clientEpoch then return {'gap', 'unknown'} end
 local seq = tonumber(redis.call('HGET', meta, 'seq') or '0')
 if afterSeq > seq then return {'gap', 'unknown'} end
+-- The id must be one this log gave out: its entry is still there, or was trimmed away.
+if #redis.call('XRANGE', stream, afterId, afterId) == 0 then
+  local oldest = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]
+  if oldest == nil or afterSeq < tonumber(string.match(oldest[1], '-(%d+)$')) then
+    return {'gap', 'expired'}
+  end
+  return {'gap', 'unknown'}
+end
 local entries = redis.call('XRANGE', stream, '(' .. afterId, '+', 'COUNT', count)
 local first = entries[1]
 if first then

@@ -230,7 +230,17 @@ describe('RedisEventStore', () => {
   })
 
   it('rejects a bad option naming it', () => {
-    expect(() => new RedisEventStore({} as never)).toThrow(/option "redis"/)
+    expect(() => new RedisEventStore({} as never)).toThrow(/give option "redis"/)
+    expect(
+      () => new RedisEventStore({ url: server.url, redis: createClient({ url: server.url }) }),
+    ).toThrow(/either option "redis" \(your client\) or option "url", not both/)
+    const ioredisLike = { status: 'wait', options: {}, duplicate() {}, sendCommand() {} }
+    expect(() => new RedisEventStore({ redis: ioredisLike as never })).toThrow(
+      /looks like an ioredis client, which is not supported/,
+    )
+    expect(() => new RedisEventStore({ redis: { duplicate() {} } as never })).toThrow(
+      /option "redis" must be a node-redis client/,
+    )
     expect(() => new RedisEventStore({ url: 'http://x' })).toThrow(
       /option "url" must be a redis:\/\//,
     )
@@ -239,5 +249,61 @@ describe('RedisEventStore', () => {
       /unknown option "prefx"/,
     )
     expect(SseError).toBeDefined()
+  })
+})
+
+describe('RedisEventStore careless input', () => {
+  it('reports a forged id whose sequence does not match its entry as unknown, not expired', async () => {
+    const s = store()
+    const ids: string[] = []
+    for (let i = 0; i < 5; i++) ids.push((await s.append('forged', { data: String(i) })).id)
+    const [epoch] = ids[3]!.split('-')
+    // Entry 2's sequence with a time it never had: not an id this log gave out.
+    const forged = `${epoch}-1-2`
+    expect((await s.read('forged', forged, 10)).gap).toEqual({
+      reason: 'unknown',
+      lastEventId: forged,
+    })
+    expect((await s.read('forged', ids[2]!, 10)).events?.map((e) => e.data)).toEqual(['3', '4'])
+  })
+
+  it('does nothing when a log is ended again, but refuses a second final event', async () => {
+    const s = store()
+    const ch = createChannel({ name: 'twice', store: s })
+    await ch.end({ data: 'first' })
+    await ch.end()
+    await expect(ch.end({ data: 'second' })).rejects.toMatchObject({ code: 'ERR_SSE_LOG_ENDED' })
+    expect((await s.read('twice', undefined, 10)).events?.map((e) => e.data)).toEqual(['first', ''])
+  })
+
+  it('rejects within commandTimeoutMs when Redis accepts connections but never answers', async () => {
+    const net = await import('node:net')
+    const sockets = new Set<import('node:net').Socket>()
+    const mute = await new Promise<import('node:net').Server>((resolve) => {
+      // Takes connections, reads what it is sent, answers nothing.
+      const server = net.createServer((socket) => {
+        sockets.add(socket)
+        socket.on('error', () => {})
+      })
+      server.listen(0, '127.0.0.1', () => resolve(server))
+    })
+    open.push({
+      close: () => {
+        for (const socket of sockets) socket.destroy()
+        return new Promise((r) => mute.close(() => r(undefined)))
+      },
+    })
+    const { port } = mute.address() as import('node:net').AddressInfo
+    const s = new RedisEventStore({
+      url: `redis://127.0.0.1:${port}`,
+      commandTimeoutMs: 300,
+      onError: () => {},
+    })
+    open.push(s)
+    const ch = createChannel({ name: 'mute', store: s })
+    const started = performance.now()
+    await expect(ch.publish('x')).rejects.toMatchObject({ code: 'ERR_SSE_STORE_UNAVAILABLE' })
+    await expect(ch.exists()).rejects.toMatchObject({ code: 'ERR_SSE_STORE_UNAVAILABLE' })
+    expect(performance.now() - started).toBeLessThan(2000)
   })
 })

@@ -164,12 +164,18 @@ export class RedisEventStore implements EventStore {
     const [stream, meta] = this.#keys(name)
     const payloads = final === undefined ? [] : [encodePayload(final, false)]
     payloads.push(encodePayload({ data: '' }, true))
-    const reply = await this.#scripts.run<[string, string, string]>(
-      APPEND,
-      [stream, meta],
-      [...this.#appendArgs(name, 'end'), ...payloads],
-      `end "${short(name)}"`,
-    )
+    let reply: [string, string, string]
+    try {
+      reply = await this.#scripts.run<[string, string, string]>(
+        APPEND,
+        [stream, meta],
+        [...this.#appendArgs(name, 'end'), ...payloads],
+        `end "${short(name)}"`,
+      )
+    } catch (error) {
+      if (replyIs(error, 'ENDED')) throw endedError(name)
+      throw error
+    }
     await this.#leases.forget(name)
     if (reply[0] === '') return // had ended already
     this.#subscriber.local(

@@ -1,0 +1,96 @@
+/**
+ * The Web path on Cloudflare Workers (run by runtime-workerd.test.ts on workerd, bundled by
+ * esbuild): a module Worker whose `fetch` answers `/core` with `createEventStreamResponse`
+ * and everything else with a Hono app (`c.sse()` through `app.use(sse())`, and `sseRoute`).
+ * What lives at module scope (the channel, its MemoryEventStore, the metrics) lives once
+ * per isolate, shared by the requests that isolate serves.
+ */
+import { Hono } from 'hono'
+import {
+  createChannel,
+  createEventStreamResponse,
+  getMetrics,
+  MemoryEventStore,
+} from '../../../core/src/index.js'
+import { sse, sseRoute } from '../../../hono/src/index.js'
+import { firstEvent } from './first-event.js'
+
+const news = createChannel({ event: 'news', store: new MemoryEventStore() })
+/** Errors the streams reported (none expected): a Worker has no process to warn on. */
+const errors: string[] = []
+const onError = (error: unknown) => {
+  errors.push(String(error))
+}
+
+const app = new Hono()
+app.use('/sse/*', sse({ onError }))
+app.get('/sse/greeting', (c) =>
+  c.sse(async (stream) => {
+    await stream.send({ event: 'greeting', id: 7, data: { from: 'c.sse()' } })
+    await stream.send('bye\r\nfor now')
+    stream.close()
+  }),
+)
+// Idle after its first event: only its heartbeat writes, from its own request.
+app.get('/sse/idle', (c) =>
+  c.sse(
+    async (stream) => {
+      await stream.send({ data: 'open', id: c.req.query('n') ?? '' })
+    },
+    { heartbeat: Number(c.req.query('heartbeat') ?? 300) },
+  ),
+)
+app.get(
+  '/hono',
+  sseRoute(async (stream) => {
+    await stream.send({ event: 'greeting', id: 'h1', data: 'hello from hono\non two lines' })
+    stream.close()
+  }),
+)
+// Subscribed in one request; the events come from publishes made by other requests. On
+// workerd a client that left is noticed at the next write: the heartbeat, here 500 ms.
+app.get(
+  '/news',
+  sseRoute(
+    async (stream) => {
+      await news.subscribe(stream)
+    },
+    { heartbeat: 500, onError },
+  ),
+)
+// A stream with no heartbeat, waiting for publishes from other requests only: its own
+// request has nothing left to wait for, which workerd takes for a hung Worker.
+const lonely = createChannel({ event: 'lonely', store: new MemoryEventStore() })
+app.get('/sse/lonely', (c) =>
+  c.sse(
+    async (stream) => {
+      await lonely.subscribe(stream)
+    },
+    { heartbeat: false },
+  ),
+)
+app.post('/publish', async (c) => c.json({ id: await news.publish(await c.req.json()) }))
+app.get('/metrics', (c) => c.json({ ...getMetrics(), subscribers: news.size, errors }))
+app.get('/first', firstEvent)
+
+export default {
+  fetch(request: Request): Response | Promise<Response> {
+    if (new URL(request.url).pathname === '/core') {
+      return createEventStreamResponse(
+        request,
+        async (stream) => {
+          async function* tokens() {
+            yield 'Server'
+            yield 'Sent'
+            yield { kind: 'Events' }
+          }
+          await stream.pipe(tokens())
+          await stream.send({ event: 'done', data: '[DONE]' })
+          stream.close()
+        },
+        { retry: 1500, onError },
+      )
+    }
+    return app.fetch(request)
+  },
+}
