@@ -16,6 +16,7 @@ const alias = {
   '@ssekit/fastify': src('fastify'),
   '@ssekit/hono': src('hono'),
   '@ssekit/redis': src('redis'),
+  '@ssekit/client': src('client'),
 }
 
 const unit = (name: string, extra: Record<string, unknown> = {}) => ({
@@ -44,6 +45,7 @@ export default defineConfig({
       unit('fastify'),
       unit('hono'),
       unit('redis', { testTimeout: 60_000 }),
+      unit('client'),
       unit('conformance', { testTimeout: 60_000 }),
       // The three framework examples, one suite (examples/shared/examples.test.ts), and the
       // multi-instance example, started as a user would and driven in Chromium.
@@ -65,7 +67,7 @@ export default defineConfig({
           },
         },
       },
-      ...['express', 'fastify', 'hono'].map((pkg) => ({
+      ...['express', 'fastify', 'hono', 'client'].map((pkg) => ({
         resolve: { alias },
         test: {
           name: `${pkg}:types`,

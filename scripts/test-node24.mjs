@@ -41,7 +41,10 @@ const args = [
   'run',
   '--config',
   'vitest.workspace.ts',
-  ...['core', 'express', 'fastify', 'hono', 'conformance'].flatMap((name) => ['--project', name]),
+  ...['core', 'express', 'fastify', 'hono', 'client', 'conformance'].flatMap((name) => [
+    '--project',
+    name,
+  ]),
   '--exclude',
   '**/packaging.test.ts',
 ]

@@ -25,7 +25,7 @@ import { afterAll, describe, expect, test } from 'vitest'
 import { RedisServer } from '../../redis/src/test-utils/redis-server.js'
 
 const root = fileURLToPath(new URL('../../../', import.meta.url))
-const PACKAGES = ['core', 'express', 'fastify', 'hono', 'redis'] as const
+const PACKAGES = ['core', 'express', 'fastify', 'hono', 'redis', 'client'] as const
 type Package = (typeof PACKAGES)[number]
 /** What the READMEs' install lines add besides the @ssekit packages. */
 const FRAMEWORKS = ['express', 'fastify', 'hono', '@hono/node-server']
@@ -275,6 +275,8 @@ interface Expectation {
   route: string
   /** The URL requested, where not the route's path with `1` for each parameter. */
   url?: string
+  /** The status the route answers, where not 200 (then nothing else is read). */
+  status?: number
   /** A request body (JSON): for a POST route, which is requested only when listed here. */
   body?: unknown
   /** The first frames, exactly; a RegExp where the snippet leaves a value open. */
@@ -480,6 +482,15 @@ const expectations: Expectation[] = [
     ],
     ends: true,
     resume: { lastEventId: (frames) => idOf(frames.at(-1)), status: 204 },
+  },
+  // The client's example: an answer nobody started is a 404 (its own run posts one, reads
+  // it typed, and exits: the snippet's process must succeed).
+  {
+    pkg: 'client',
+    snippet: /from '@ssekit\/client'/,
+    route: 'GET /answers/:id',
+    status: 404,
+    frames: [],
   },
 ]
 
@@ -700,7 +711,11 @@ async function checkRoute(
       }),
     })
     clearTimeout(timer)
-    expect(response.status, where).toBe(200)
+    expect(response.status, where).toBe(expected?.status ?? 200)
+    if (expected?.status !== undefined) {
+      await response.body?.cancel()
+      return
+    }
     const type = response.headers.get('content-type') ?? ''
     if (!type.startsWith('text/event-stream')) {
       expect(expected, `${where} answers ${type}, not text/event-stream`).toBeUndefined()

@@ -18,6 +18,7 @@ const readmes = [
   'packages/fastify/README.md',
   'packages/hono/README.md',
   'packages/redis/README.md',
+  'packages/client/README.md',
 ]
 
 function snippets(markdown: string): string[] {
@@ -40,6 +41,7 @@ const options: ts.CompilerOptions = {
     '@ssekit/fastify': [join(root, 'packages/fastify/src/index.ts')],
     '@ssekit/hono': [join(root, 'packages/hono/src/index.ts')],
     '@ssekit/redis': [join(root, 'packages/redis/src/index.ts')],
+    '@ssekit/client': [join(root, 'packages/client/src/index.ts')],
   },
 }
 

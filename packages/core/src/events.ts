@@ -145,3 +145,12 @@ function distance(a: string, b: string): number {
   }
   return d[a.length]![b.length]!
 }
+
+/**
+ * The event a named log ends with when its producer failed (`produce()` threw), was
+ * cancelled, or died holding the lease (`@ssekit/redis`). Add it to a client's event map to
+ * read it typed: `type Answer = { token: string } & ProducerError`.
+ */
+export type ProducerError = {
+  error: { reason: 'failed' | 'cancelled' | 'producer-lost' }
+}

@@ -34,6 +34,7 @@ export type {
   EventMap,
   EventOf,
   EventSchemas,
+  ProducerError,
   SendInput,
   StandardSchemaV1,
 } from './events.js'
