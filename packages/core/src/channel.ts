@@ -125,8 +125,8 @@ export class Channel<M extends EventMap = AnyEvents> {
    * itself. A stream refused by `authorize` or `maxSubscribers` is answered and closed, and
    * the promise resolves to a no-op.
    */
-  // biome-ignore lint/suspicious/noExplicitAny: a stream of any event map may join
   async subscribe(
+    // biome-ignore lint/suspicious/noExplicitAny: a stream of any event map may join
     stream: EventStream<any>,
     options: SubscribeOptions<M> = {},
   ): Promise<() => void> {
@@ -280,6 +280,8 @@ export class Channel<M extends EventMap = AnyEvents> {
    * })
    */
   async produce(
+    // A producer that ends the log itself, or has nothing to add, returns nothing.
+    // biome-ignore lint/suspicious/noConfusingVoidType: `async () => {}` must be accepted
     generate: (signal: AbortSignal) => Promise<SendInput<M> | undefined | void>,
     options?: LeaseOptions,
   ): Promise<{ readonly done: Promise<void> }> {
