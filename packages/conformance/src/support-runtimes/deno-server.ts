@@ -6,14 +6,9 @@
  * a `retry:`, then `server.shutdown()`; the process then exits by itself.
  */
 import { Hono } from 'hono'
-import {
-  createChannel,
-  createEventStreamResponse,
-  getMetrics,
-  MemoryEventStore,
-} from '../../../core/src/index.js'
-import { sse, sseRoute } from '../../../hono/src/index.js'
+import { sse } from '../../../hono/src/index.js'
 import { firstEvent } from './first-event.js'
+import { coreResponse, mountShared } from './shared-routes.js'
 
 declare const Deno: {
   version: { deno: string }
@@ -23,8 +18,6 @@ declare const Deno: {
   ): { shutdown(): Promise<void>; finished: Promise<void> }
   addSignalListener(signal: 'SIGTERM', handler: () => void): void
 }
-
-const news = createChannel({ event: 'news', store: new MemoryEventStore() })
 
 const events = sse()
 const app = new Hono()
@@ -51,19 +44,7 @@ app.get('/sse/beat', (c) =>
     { heartbeat: 200 },
   ),
 )
-app.get(
-  '/hono',
-  sseRoute(async (stream) => {
-    await stream.send({ event: 'greeting', id: 'h1', data: 'hello from hono\non two lines' })
-    stream.close()
-  }),
-)
-const newsRoute = sseRoute(async (stream) => {
-  await news.subscribe(stream)
-})
-app.get('/news', newsRoute)
-app.post('/publish', async (c) => c.json({ id: await news.publish(await c.req.json()) }))
-app.get('/metrics', (c) => c.json(getMetrics()))
+const { newsRoute } = mountShared(app)
 app.get('/first', firstEvent)
 
 const server = Deno.serve(
@@ -73,22 +54,7 @@ const server = Deno.serve(
     onListen: ({ port }) => console.log(JSON.stringify({ port, version: Deno.version.deno })),
   },
   (request) => {
-    if (new URL(request.url).pathname === '/core') {
-      return createEventStreamResponse(
-        request,
-        async (stream) => {
-          async function* tokens() {
-            yield 'Server'
-            yield 'Sent'
-            yield { kind: 'Events' }
-          }
-          await stream.pipe(tokens())
-          await stream.send({ event: 'done', data: '[DONE]' })
-          stream.close()
-        },
-        { retry: 1500 },
-      )
-    }
+    if (new URL(request.url).pathname === '/core') return coreResponse(request)
     return app.fetch(request)
   },
 )

@@ -5,13 +5,9 @@
  */
 
 import { Hono } from 'hono'
-import {
-  createChannel,
-  createEventStreamResponse,
-  getMetrics,
-  MemoryEventStore,
-} from '../../../core/src/index.js'
-import { sse, sseRoute } from '../../../hono/src/index.js'
+import { getMetrics } from '../../../core/src/index.js'
+import { sse } from '../../../hono/src/index.js'
+import { coreResponse, mountShared } from './shared-routes.js'
 
 declare const Bun: {
   serve(options: {
@@ -22,45 +18,14 @@ declare const Bun: {
   }): { port: number }
 }
 
-const news = createChannel({ event: 'news', store: new MemoryEventStore() })
-
 const app = new Hono()
-app.get(
-  '/hono',
-  sseRoute(async (stream) => {
-    await stream.send({ event: 'greeting', id: 'h1', data: 'hello from hono\non two lines' })
-    stream.close()
-  }),
-)
-app.get(
-  '/news',
-  sseRoute(async (stream) => {
-    await news.subscribe(stream)
-  }),
-)
-app.post('/publish', async (c) => c.json({ id: await news.publish(await c.req.json()) }))
-app.get('/metrics', (c) => c.json(getMetrics()))
+mountShared(app)
 
 const server = Bun.serve({
   port: 0,
   hostname: '127.0.0.1',
   fetch(request) {
-    if (new URL(request.url).pathname === '/core') {
-      return createEventStreamResponse(
-        request,
-        async (stream) => {
-          async function* tokens() {
-            yield 'Server'
-            yield 'Sent'
-            yield { kind: 'Events' }
-          }
-          await stream.pipe(tokens())
-          await stream.send({ event: 'done', data: '[DONE]' })
-          stream.close()
-        },
-        { retry: 1500 },
-      )
-    }
+    if (new URL(request.url).pathname === '/core') return coreResponse(request)
     return app.fetch(request)
   },
 })

@@ -6,16 +6,11 @@
  * per isolate, shared by the requests that isolate serves.
  */
 import { Hono } from 'hono'
-import {
-  createChannel,
-  createEventStreamResponse,
-  getMetrics,
-  MemoryEventStore,
-} from '../../../core/src/index.js'
-import { sse, sseRoute } from '../../../hono/src/index.js'
+import { createChannel, MemoryEventStore } from '../../../core/src/index.js'
+import { sse } from '../../../hono/src/index.js'
 import { firstEvent } from './first-event.js'
+import { coreResponse, mountShared, news } from './shared-routes.js'
 
-const news = createChannel({ event: 'news', store: new MemoryEventStore() })
 /** Errors the streams reported (none expected): a Worker has no process to warn on. */
 const errors: string[] = []
 const onError = (error: unknown) => {
@@ -40,24 +35,10 @@ app.get('/sse/idle', (c) =>
     { heartbeat: Number(c.req.query('heartbeat') ?? 300) },
   ),
 )
-app.get(
-  '/hono',
-  sseRoute(async (stream) => {
-    await stream.send({ event: 'greeting', id: 'h1', data: 'hello from hono\non two lines' })
-    stream.close()
-  }),
-)
-// Subscribed in one request; the events come from publishes made by other requests. On
-// workerd a client that left is noticed at the next write: the heartbeat, here 500 ms.
-app.get(
-  '/news',
-  sseRoute(
-    async (stream) => {
-      await news.subscribe(stream)
-    },
-    { heartbeat: 500, onError },
-  ),
-)
+// `/news` is subscribed in one request; its events come from publishes made by other
+// requests. On workerd a client that left is noticed at the next write: the heartbeat, here
+// 500 ms.
+mountShared(app, { heartbeat: 500, onError }, () => ({ subscribers: news.size, errors }))
 // A stream with no heartbeat, waiting for publishes from other requests only: its own
 // request has nothing left to wait for, which workerd takes for a hung Worker.
 const lonely = createChannel({ event: 'lonely', store: new MemoryEventStore() })
@@ -69,28 +50,11 @@ app.get('/sse/lonely', (c) =>
     { heartbeat: false },
   ),
 )
-app.post('/publish', async (c) => c.json({ id: await news.publish(await c.req.json()) }))
-app.get('/metrics', (c) => c.json({ ...getMetrics(), subscribers: news.size, errors }))
 app.get('/first', firstEvent)
 
 export default {
   fetch(request: Request): Response | Promise<Response> {
-    if (new URL(request.url).pathname === '/core') {
-      return createEventStreamResponse(
-        request,
-        async (stream) => {
-          async function* tokens() {
-            yield 'Server'
-            yield 'Sent'
-            yield { kind: 'Events' }
-          }
-          await stream.pipe(tokens())
-          await stream.send({ event: 'done', data: '[DONE]' })
-          stream.close()
-        },
-        { retry: 1500, onError },
-      )
-    }
+    if (new URL(request.url).pathname === '/core') return coreResponse(request, { onError })
     return app.fetch(request)
   },
 }
