@@ -48,10 +48,10 @@ export default defineConfig({
       unit('client'),
       unit('conformance', { testTimeout: 60_000 }),
       // The three framework examples, one suite (examples/shared/examples.test.ts), and the
-      // multi-instance example, started as a user would and driven in Chromium.
+      // multi-instance and AI chat examples, started as a user would and driven in Chromium.
       unit('examples', {
         root: 'examples',
-        include: ['shared/*.test.ts', 'multi-instance/*.test.ts'],
+        include: ['shared/*.test.ts', 'multi-instance/*.test.ts', 'ai-chat/*.test.ts'],
       }),
       {
         resolve: { alias },
