@@ -32,7 +32,10 @@ export function createApp(options: DashboardOptions = {}): { app: Express; close
       res.status(400).json({ error: 'Send { "text": "…" } with 1 to 280 characters.' })
       return
     }
-    const id = await dash.notifications.publish({ text, at: Date.now() })
+    const id = await dash.notifications.publish({
+      event: 'notification',
+      data: { text, at: Date.now() },
+    })
     res.status(201).json({ id })
   })
 

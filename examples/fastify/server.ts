@@ -31,7 +31,10 @@ export async function createApp(options: DashboardOptions = {}) {
     if (text === undefined) {
       return reply.code(400).send({ error: 'Send { "text": "…" } with 1 to 280 characters.' })
     }
-    const id = await dash.notifications.publish({ text, at: Date.now() })
+    const id = await dash.notifications.publish({
+      event: 'notification',
+      data: { text, at: Date.now() },
+    })
     return reply.code(201).send({ id })
   })
 

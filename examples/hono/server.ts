@@ -34,7 +34,10 @@ export function createApp(options: DashboardOptions = {}) {
     if (text === undefined) {
       return c.json({ error: 'Send { "text": "…" } with 1 to 280 characters.' }, 400)
     }
-    const id = await dash.notifications.publish({ text, at: Date.now() })
+    const id = await dash.notifications.publish({
+      event: 'notification',
+      data: { text, at: Date.now() },
+    })
     return c.json({ id }, 201)
   })
 

@@ -82,7 +82,7 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
   })
   let n = 0
   const timer = setInterval(() => {
-    void clock.publish({ n: ++n, at: Date.now() })
+    void clock.publish({ event: 'tick', data: { n: ++n, at: Date.now() } })
   }, tickMs)
 
   return {

@@ -70,6 +70,8 @@ export class Connection implements Driver {
   #method: string
   #body: Resolved['body']
   #headers: Headers
+  /** The resume URL is on another origin: no credentials go there. */
+  #crossOrigin = false
   #lastEventId: string
   /** The server's `retry:`, which replaces the `delay` option once sent. */
   #serverRetry: number | undefined
@@ -249,7 +251,8 @@ export class Connection implements Driver {
       cache: 'no-store',
     }
     if (this.#body !== undefined) init.body = this.#body
-    if (this.#o.credentials !== undefined) init.credentials = this.#o.credentials
+    if (this.#crossOrigin) init.credentials = 'same-origin'
+    else if (this.#o.credentials !== undefined) init.credentials = this.#o.credentials
     const response = await fetchFn(this.#url, init)
     if (this.#stopped) {
       cancelBody(response)
@@ -288,10 +291,16 @@ export class Connection implements Driver {
     if (this.#method !== 'GET') {
       const location = response.headers.get('content-location')
       if (location !== null) {
-        this.#url = new URL(location, response.url === '' ? this.#url : response.url).href
+        const from = new URL(response.url === '' ? this.#url : response.url)
+        const to = new URL(location, from)
+        this.#url = to.href
         this.#method = 'GET'
         this.#body = undefined
-        this.#headers = withoutBodyHeaders(this.#headers)
+        // Another origin gets none of the caller's headers (Authorization, API keys) nor its
+        // cookies, as fetch does on a cross-origin redirect.
+        this.#headers =
+          to.origin === from.origin ? withoutBodyHeaders(this.#headers) : new Headers()
+        if (to.origin !== from.origin) this.#crossOrigin = true
       }
     }
     this.#readyState = 'open'

@@ -266,9 +266,10 @@ export class Channel<M extends EventMap = AnyEvents> {
    * this process or any other. The producer goes on when readers leave. It publishes through
    * this channel; when it returns, the log ends (after what it returned, if anything). If it
    * throws, the log ends with an `error` event (the error itself goes to `onError`, never to
-   * the clients); on a `cancel()` from any instance, `signal` aborts and the log ends with
-   * an `error` event `{ reason: 'cancelled' }` unless `generate` ended it. `done` settles
-   * when it is all over.
+   * the clients); on a `cancel()` from any instance, `signal` aborts and, once `generate`
+   * returns or throws, the log ends with an `error` event `{ reason: 'cancelled' }` (what it
+   * returned is not written), unless it ended the log itself. `done` settles when it is all
+   * over.
    *
    * @example
    * const answer = createChannel<Answer>({ name: `answer:${id}`, store })
@@ -301,11 +302,12 @@ export class Channel<M extends EventMap = AnyEvents> {
     const done = (async () => {
       try {
         const final = await generate(lease.signal)
-        await finish(
-          lease.signal.aborted && final === undefined ? failed('cancelled') : (final ?? undefined),
-        )
+        // Cancelled: the log says so, whatever the producer returned on its way out.
+        await finish(lease.signal.aborted ? failed('cancelled') : (final ?? undefined))
       } catch (error) {
-        this.#onError(error)
+        // A producer that stops by throwing the abort (signal.throwIfAborted(), a fetch
+        // given the signal) was cancelled, not broken: nothing to report.
+        if (!lease.signal.aborted) this.#onError(error)
         await finish(failed(lease.signal.aborted ? 'cancelled' : 'failed')).catch(this.#onError)
       } finally {
         await lease.release().catch(() => {})
@@ -436,7 +438,8 @@ function closedError(): SseError {
  * setInterval(() => prices.publish({ symbol: 'ACME', price: quote() }), 1000)
  */
 export function createChannel<M extends EventMap = AnyEvents>(
-  options?: ChannelOptions<M>,
+  // NoInfer: the map is given, never guessed from `event` or `schema`.
+  options?: ChannelOptions<NoInfer<M>>,
 ): Channel<M> {
   return new Channel<M>(options as ChannelOptions)
 }

@@ -16,8 +16,6 @@ export type AnyEvents = Record<string, unknown>
 
 type Id = string | number | bigint
 
-type IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false : true) : never
-
 /**
  * One event of map `M`, as `send`/`publish` take it: `{ event: 'done', data: { usage: 3 } }`.
  * The `message` event (what `onmessage` gets) may leave `event` out.
@@ -30,18 +28,11 @@ export type EventOf<M extends EventMap> = {
 
 /**
  * What `send`/`publish` take. Without a map: any payload or event. With one: its events, or
- * bare data: of the `message` event when the map has one, else of its only event (a map
- * with one key: give the channel the same `event` option).
+ * bare data of its `message` event (what `onmessage` gets), when the map has one.
  */
 export type SendInput<M extends EventMap> = string extends keyof M
   ? unknown
-  :
-      | EventOf<M>
-      | ('message' extends keyof M
-          ? M['message']
-          : IsUnion<keyof M & string> extends true
-            ? never
-            : M[keyof M & string])
+  : EventOf<M> | ('message' extends keyof M ? M['message' & keyof M] : never)
 
 /** The Standard Schema interface (standardschema.dev), copied: no dependency on any library. */
 export interface StandardSchemaV1<Input = unknown, Output = Input> {

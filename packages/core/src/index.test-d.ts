@@ -279,12 +279,16 @@ describe('channels', () => {
     })
   })
 
-  it('takes the bare data of a map with one event, and the message event without a name', () => {
+  it('takes bare data for the message event only, and names every other event', () => {
     const orders = createChannel<{ order: { id: number } }>({ event: 'order' })
-    orders.publish({ id: 42 })
     orders.publish({ event: 'order', data: { id: 42 } })
+    // @ts-expect-error bare data goes out as `message`, which this map does not have
+    orders.publish({ id: 42 })
     // @ts-expect-error the wrong payload
-    orders.publish({ id: '42' })
+    orders.publish({ event: 'order', data: { id: '42' } })
+    // An untyped channel with an event option stays untyped: nothing is guessed from it.
+    const untyped = createChannel({ event: 'orders' })
+    untyped.publish('anything')
     // @ts-expect-error the event option names an event of the map
     createChannel<{ order: { id: number } }>({ event: 'orders' })
     const messages = createChannel<{ message: string; done: { ok: boolean } }>()
