@@ -637,3 +637,41 @@ describe('ending twice', () => {
     expect(store.read('twice', undefined, 10).events?.map((e) => e.data)).toEqual(['first', ''])
   })
 })
+
+describe('produce() when cancelled', () => {
+  it('ends with the cancelled error even when the producer returns a final event on its way out', async () => {
+    const store = new MemoryEventStore()
+    const answer = createChannel<{ token: string; done: { usage: number } }>({
+      name: 'answer:c1',
+      store,
+    })
+    const errors: unknown[] = []
+    const { done } = await answer.produce(async (signal) => {
+      await answer.publish({ event: 'token', data: 'Hel' })
+      await new Promise((resolve) => signal.addEventListener('abort', resolve))
+      return { event: 'done', data: { usage: 1 } }
+    })
+    await createChannel({ name: 'answer:c1', store, onError: (e) => errors.push(e) }).cancel()
+    await done
+    const events = store.read('answer:c1', undefined, 10).events ?? []
+    expect(events.map((e) => [e.event, e.data])).toEqual([
+      ['token', 'Hel'],
+      ['error', '{"reason":"cancelled"}'],
+      [undefined, ''],
+    ])
+  })
+
+  it('reports nothing when the producer stops by throwing the abort', async () => {
+    const errors: unknown[] = []
+    const store = new MemoryEventStore()
+    const answer = createChannel({ name: 'answer:c2', store, onError: (e) => errors.push(e) })
+    const { done } = await answer.produce(async (signal) => {
+      await new Promise((resolve) => signal.addEventListener('abort', resolve))
+      signal.throwIfAborted()
+    })
+    await answer.cancel()
+    await done
+    expect(errors).toEqual([])
+    expect(store.read('answer:c2', undefined, 10).events?.[0]?.data).toBe('{"reason":"cancelled"}')
+  })
+})
