@@ -47,6 +47,7 @@ export default defineConfig({
       unit('redis', { testTimeout: 60_000 }),
       unit('client'),
       unit('conformance', { testTimeout: 60_000 }),
+      unit('bench', { testTimeout: 120_000 }),
       // The three framework examples, one suite (examples/shared/examples.test.ts), and the
       // multi-instance and AI chat examples, started as a user would and driven in Chromium.
       unit('examples', {

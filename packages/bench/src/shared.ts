@@ -6,11 +6,16 @@ import { once } from 'node:events'
 import type { Server } from 'node:http'
 
 /** The event's payload: serialized by each library as its users would have it serialized. */
-export const DATA = { symbol: 'ACME', price: 101.25 }
+export const DATA = { s: 'ACME', p: 10.5 }
 export const EVENT = 'tick'
 export const ID = '42'
-/** The frame every target produces (59 bytes); the floor writes exactly these bytes. */
+/**
+ * The frame every target produces, 48 bytes (the size of the events in the performance
+ * issue); the floors write exactly these bytes.
+ */
 export const FRAME = `event: ${EVENT}\nid: ${ID}\ndata: ${JSON.stringify(DATA)}\n\n`
+if (Buffer.byteLength(FRAME) !== 48)
+  throw new Error(`the frame is ${Buffer.byteLength(FRAME)} B, not 48`)
 
 /** The response headers the hand-written targets send. */
 export const SSE_HEADERS = {
@@ -31,10 +36,14 @@ export interface Hooks {
  */
 export interface Running {
   port: number
+  /** The node:http server underneath, whose listeners the churn report counts. */
+  server: Server
   /** Sends one event to every `/events` client. */
   publish(): void
   /** `/events` clients that `publish` reaches right now. */
   subscribers(): number
+  /** ssekit targets: `getMetrics().openStreams`, streams the library itself counts open. */
+  openStreams?(): number
 }
 
 export type Start = (hooks: Hooks) => Promise<Running>

@@ -2,11 +2,19 @@
 
 /** The q-quantile (0..1) by linear interpolation between closest ranks. */
 export function quantile(values: readonly number[], q: number): number {
-  if (values.length === 0) return Number.NaN
-  const sorted = [...values].sort((a, b) => a - b)
+  return quantileSorted(
+    [...values].sort((a, b) => a - b),
+    q,
+  )
+}
+
+/** `quantile` of values already sorted in ascending order. */
+export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0) return Number.NaN
   const pos = (sorted.length - 1) * q
   const lo = Math.floor(pos)
   const hi = Math.ceil(pos)
+  if (sorted[lo] === sorted[hi]) return sorted[lo]!
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo)
 }
 

@@ -26,6 +26,7 @@ export const start: Start = async (hooks) => {
   })
   return {
     port: await listen(server),
+    server,
     publish() {
       channel.broadcast(DATA, EVENT, { eventId: ID })
     },

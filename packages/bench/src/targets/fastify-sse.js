@@ -15,6 +15,9 @@ export const start = async (hooks) => {
   app.get('/events', { sse: 'only' }, async (_request, reply) => {
     reply.sse.keepAlive()
     reply.sse.sendHeaders()
+    // sendHeaders() only sets them (writeHead): they would leave with the first event. Send
+    // them now, as every other target does, so that a client sees the stream open.
+    reply.raw.flushHeaders()
     const stream = reply.sse
     streams.add(stream)
     stream.onClose(() => streams.delete(stream))
@@ -27,6 +30,7 @@ export const start = async (hooks) => {
   await app.listen({ port: 0, host: '127.0.0.1', backlog: 4096 })
   return {
     port: app.server.address().port,
+    server: app.server,
     publish() {
       for (const stream of streams) void stream.send({ event: EVENT, id: ID, data: DATA })
     },

@@ -27,8 +27,10 @@ export const start: Start = async (hooks) => {
       if (!res.write(frame)) await once(res, 'drain')
     }
   })
+  const server = createServer(app)
   return {
-    port: await listen(createServer(app)),
+    port: await listen(server),
+    server,
     publish() {
       for (const res of clients) res.write(frame)
     },

@@ -22,6 +22,7 @@ export const start: Start = async (hooks) => {
   })
   return {
     port: await listen(server),
+    server,
     publish() {
       for (const res of clients) res.write(frame)
     },

@@ -30,8 +30,10 @@ export const start: Start = async (hooks) => {
       }
     }),
   )
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server
   return {
-    port: await listen(createAdaptorServer({ fetch: app.fetch }) as Server),
+    port: await listen(server),
+    server,
     publish() {
       const data = JSON.stringify(DATA)
       for (const stream of streams) void stream.writeSSE({ event: EVENT, id: ID, data })

@@ -1,6 +1,6 @@
 /** ssekit through @ssekit/core alone: node:http + createEventStream + createChannel. */
 import { createServer } from 'node:http'
-import { createChannel, createEventStream } from '@ssekit/core'
+import { createChannel, createEventStream, getMetrics } from '@ssekit/core'
 import { DATA, EVENT, ID, listen, type Start, streamCount } from '../shared.js'
 
 export const start: Start = async (hooks) => {
@@ -17,9 +17,11 @@ export const start: Start = async (hooks) => {
   })
   return {
     port: await listen(server),
+    server,
     publish() {
       void channel.publish({ event: EVENT, id: ID, data: DATA })
     },
     subscribers: () => channel.size,
+    openStreams: () => getMetrics().openStreams,
   }
 }

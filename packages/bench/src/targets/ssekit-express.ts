@@ -1,6 +1,6 @@
 /** ssekit through @ssekit/express on Express 5: res.sse() + createChannel. */
 import { createServer } from 'node:http'
-import { createChannel } from '@ssekit/core'
+import { createChannel, getMetrics } from '@ssekit/core'
 import { sse } from '@ssekit/express'
 import express from 'express'
 import { DATA, EVENT, ID, listen, type Start, streamCount } from '../shared.js'
@@ -18,11 +18,14 @@ export const start: Start = async (hooks) => {
     hooks.streamStarted()
     for (let i = 0; i < n; i++) await stream.send({ event: EVENT, id: ID, data: DATA })
   })
+  const server = createServer(app)
   return {
-    port: await listen(createServer(app)),
+    port: await listen(server),
+    server,
     publish() {
       void channel.publish({ event: EVENT, id: ID, data: DATA })
     },
     subscribers: () => channel.size,
+    openStreams: () => getMetrics().openStreams,
   }
 }

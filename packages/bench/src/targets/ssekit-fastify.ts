@@ -1,5 +1,5 @@
 /** ssekit through @ssekit/fastify on Fastify 5: reply.sse() + createChannel. */
-import { createChannel } from '@ssekit/core'
+import { createChannel, getMetrics } from '@ssekit/core'
 import { sse } from '@ssekit/fastify'
 import Fastify from 'fastify'
 import { DATA, EVENT, ID, type Start, streamCount } from '../shared.js'
@@ -22,9 +22,11 @@ export const start: Start = async (hooks) => {
   if (address === null || typeof address === 'string') throw new Error('no TCP address')
   return {
     port: address.port,
+    server: app.server,
     publish() {
       void channel.publish({ event: EVENT, id: ID, data: DATA })
     },
     subscribers: () => channel.size,
+    openStreams: () => getMetrics().openStreams,
   }
 }

@@ -2,7 +2,7 @@
 
 import type { Server } from 'node:http'
 import { createAdaptorServer } from '@hono/node-server'
-import { createChannel } from '@ssekit/core'
+import { createChannel, getMetrics } from '@ssekit/core'
 import { type SseEnv, sse } from '@ssekit/hono'
 import { Hono } from 'hono'
 import { DATA, EVENT, ID, listen, type Start, streamCount } from '../shared.js'
@@ -23,11 +23,14 @@ export const start: Start = async (hooks) => {
       for (let i = 0; i < n; i++) await stream.send({ event: EVENT, id: ID, data: DATA })
     }),
   )
+  const server = createAdaptorServer({ fetch: app.fetch }) as Server
   return {
-    port: await listen(createAdaptorServer({ fetch: app.fetch }) as Server),
+    port: await listen(server),
+    server,
     publish() {
       void channel.publish({ event: EVENT, id: ID, data: DATA })
     },
     subscribers: () => channel.size,
+    openStreams: () => getMetrics().openStreams,
   }
 }
