@@ -14,7 +14,7 @@ afterEach(() => cleanup.run())
 
 interface Opened {
   stream: EventStream
-  listeners: Set<() => void>
+  listeners: Set<unknown>
   unsubscribe: (() => void)[]
 }
 

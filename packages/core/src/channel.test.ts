@@ -336,10 +336,15 @@ describe('subscriptions', () => {
   it('subscribes a stream once however often it is subscribed', async () => {
     const channel = createChannel()
     const { stream, transport } = await open()
-    const off = await channel.subscribe(stream)
-    expect(await channel.subscribe(stream)).toBe(off)
+    await channel.subscribe(stream)
+    const again = await channel.subscribe(stream)
     await channel.publish('once')
     expect(channel.size).toBe(1)
+    expect(transport.text).toBe('data: once\n\n')
+    // What the second subscribe returned takes the one subscription off.
+    again()
+    expect(channel.size).toBe(0)
+    await channel.publish('gone')
     expect(transport.text).toBe('data: once\n\n')
   })
 

@@ -72,6 +72,9 @@ export class Channel<M extends EventMap = AnyEvents> {
   readonly #host = {
     view: (entry: StoredEvent) => this.#viewer.view(entry),
     report: (error: unknown) => this.#onError(error),
+    detach: (sub: Subscription) => {
+      if (this.#subs.get(sub.stream) === sub) this.#subs.delete(sub.stream)
+    },
   }
   #closed = false
   /** Admitted streams not yet added: they count against `maxSubscribers` already. */
@@ -133,7 +136,7 @@ export class Channel<M extends EventMap = AnyEvents> {
     if (this.#closed) throw closedError()
     if (stream.closed) return NOOP
     const existing = this.#subs.get(stream)
-    if (existing !== undefined) return existing.off
+    if (existing !== undefined) return () => existing.off()
     if (this.#store !== undefined && stream._ownsReplay) {
       throw new SseTypeError(
         'ERR_SSE_INVALID_OPTION',
@@ -149,12 +152,12 @@ export class Channel<M extends EventMap = AnyEvents> {
     if (this.#store === undefined) {
       const sub = this.#add(stream, filter, onGap, undefined)
       stream._release()
-      return sub.off
+      return () => sub.off()
     }
     const hub = LogHub.acquire(this.#store, this.name!, this.#onError)
     const sub = this.#add(stream, filter, onGap, hub)
     await joinLog(sub, hub, this.#store, this.name!, from === 'start')
-    return sub.off
+    return () => sub.off()
   }
 
   /**
@@ -386,17 +389,9 @@ export class Channel<M extends EventMap = AnyEvents> {
       filter as ((event: SseEvent) => boolean) | undefined,
       this.#host,
       onGap,
-      hub !== undefined,
+      hub,
     )
     this.#reserved--
-    const offClose = stream.onClose(() => sub.off())
-    let held = hub
-    sub.off = () => {
-      offClose()
-      if (this.#subs.get(stream) === sub) this.#subs.delete(stream)
-      held?.release(sub)
-      held = undefined
-    }
     this.#subs.set(stream, sub)
     return sub
   }

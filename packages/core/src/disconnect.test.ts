@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import { EventSource } from 'eventsource'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { heartbeatTimers } from './heartbeat.js'
@@ -23,9 +24,20 @@ afterEach(() => cleanup.run())
 interface Opened {
   stream: EventStream
   res: ServerResponse
-  /** listenerCount('close') and ('drain') of the response before the stream was made. */
+  /**
+   * listenerCount('close') of the response and ('drain') of the response and its socket
+   * (the stream writes to the socket directly on HTTP/1.1) before the stream was made.
+   */
   baseline: { close: number; drain: number }
   onClose: ReturnType<typeof vi.fn>
+}
+
+const sockets = new WeakMap<ServerResponse, Socket>()
+/** 'drain' listeners on the response and on its socket (kept: a closed response forgets it). */
+function drainListeners(res: ServerResponse): number {
+  const socket = sockets.get(res) ?? (res.socket as Socket)
+  sockets.set(res, socket)
+  return res.listenerCount('drain') + socket.listenerCount('drain')
 }
 
 /** A server whose every request opens a stream; `opened` lists them as they come. */
@@ -35,7 +47,7 @@ async function serve(
 ) {
   const opened: Opened[] = []
   const server = await startServer((req, res) => {
-    const baseline = { close: res.listenerCount('close'), drain: res.listenerCount('drain') }
+    const baseline = { close: res.listenerCount('close'), drain: drainListeners(res) }
     const stream = createEventStream(req, res, options)
     const onClose = vi.fn()
     stream.onClose(onClose)
@@ -53,7 +65,7 @@ function expectReleased(o: Opened, metricsBefore: { openStreams: number }) {
   expect(o.stream.signal.aborted).toBe(true)
   expect(o.onClose).toHaveBeenCalledTimes(1)
   expect(o.res.listenerCount('close')).toBe(o.baseline.close)
-  expect(o.res.listenerCount('drain')).toBe(o.baseline.drain)
+  expect(drainListeners(o.res)).toBe(o.baseline.drain)
   expect(heartbeatTimers()).toBe(0)
   expect(getMetrics().openStreams).toBe(metricsBefore.openStreams)
   expect(allStreams.size).toBe(0)
@@ -71,7 +83,7 @@ describe('when the client goes away', () => {
     const o = opened[0]!
     // While open: one 'close' and one 'drain' listener of ours, one shared timer.
     expect(o.res.listenerCount('close')).toBe(o.baseline.close + 1)
-    expect(o.res.listenerCount('drain')).toBe(o.baseline.drain + 1)
+    expect(drainListeners(o.res)).toBe(o.baseline.drain + 1)
     expect(heartbeatTimers()).toBe(1)
     expect(getMetrics().openStreams).toBe(before.openStreams + 1)
     await client.abort()

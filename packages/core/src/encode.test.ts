@@ -339,12 +339,20 @@ describe('toBytes', () => {
 })
 
 describe('utf8Length', () => {
-  it('gives the UTF-8 byte length of any well-formed string, as TextEncoder does', () => {
+  it('gives the UTF-8 byte length of any string, as TextEncoder does (lone surrogates too)', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'grapheme' }), (text) => {
         expect(utf8Length(text)).toBe(new TextEncoder().encode(text).byteLength)
       }),
     )
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (text) => {
+        expect(utf8Length(text)).toBe(new TextEncoder().encode(text).byteLength)
+      }),
+    )
     expect(utf8Length('a é ✓ 😀')).toBe(new TextEncoder().encode('a é ✓ 😀').byteLength)
+    for (const odd of ['\ud800', 'a\udc00b', '\ud800\ud800\udc00', '\udbff']) {
+      expect(utf8Length(odd), JSON.stringify(odd)).toBe(new TextEncoder().encode(odd).byteLength)
+    }
   })
 })

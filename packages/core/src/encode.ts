@@ -189,17 +189,24 @@ export function toBytes(frame: string): Uint8Array {
 export type Chunk = string | Uint8Array
 
 /**
- * The UTF-8 length of a string, without encoding it: a stream's own frames go to Node as
- * text (encoded in C++ as they are written), yet the bytes still count in the metrics.
- * A lone surrogate counts 2 (it is written as the 3 bytes of U+FFFD; close enough).
+ * The exact UTF-8 length of a string, without encoding it: a stream's own frames go to
+ * Node as text (encoded in C++ as they are written), yet their bytes are counted, and a
+ * chunked body states them. A lone surrogate counts 3: it is written as U+FFFD.
  */
 export function utf8Length(text: string): number {
   let bytes = text.length
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
     if (c < 0x80) continue
-    // 2 bytes below U+0800; a surrogate pair is 4 bytes for 2 units; else 3.
-    bytes += c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 1 : 2
+    if (c < 0x800) bytes += 1
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      const next = text.charCodeAt(i + 1)
+      // A pair is 4 bytes for 2 units; a high surrogate alone is U+FFFD, 3 bytes.
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 2
+        i++
+      } else bytes += 2
+    } else bytes += 2
   }
   return bytes
 }

@@ -11,8 +11,8 @@ export interface Beating {
   hbPrev: Beating | undefined
   hbNext: Beating | undefined
   hbGroup: HeartbeatGroup | undefined
-  /** Writes a heartbeat comment (which touches the stream again). */
-  beat(): void
+  /** Writes a heartbeat comment at `now` (which touches the stream again). */
+  beat(now: number): void
 }
 
 class HeartbeatGroup {
@@ -77,7 +77,7 @@ class HeartbeatGroup {
     const now = Date.now()
     // Each beat moves its stream to the tail with hbLast = now, so the loop ends.
     for (let node = this.head; node !== undefined && node.hbLast + this.interval <= now; ) {
-      node.beat()
+      node.beat(now)
       // A beat writes (moving the stream to the tail) or closes the stream (removing it);
       // should it do neither, move it on anyway so that this loop always ends.
       if (this.head === node) this.touch(node, now)

@@ -72,7 +72,9 @@ export class EventStream<M extends EventMap = AnyEvents>
   #held: Chunk[] | undefined
   #heldBytes = 0
   #abort: AbortController | undefined
-  #closeFns: Set<() => void> | undefined
+  /** What to tell when the stream closes: the first one alone, any more in a set. */
+  #closeOne: CloseWatcher | undefined
+  #closeMore: Set<CloseWatcher> | undefined
   #drain: Promise<boolean> | undefined
   #resolveDrain: ((ok: boolean) => void) | undefined
   #hb: HeartbeatGroup | undefined
@@ -132,9 +134,27 @@ export class EventStream<M extends EventMap = AnyEvents>
       this.#safely(fn)
       return noop
     }
-    this.#closeFns ??= new Set()
-    this.#closeFns.add(fn)
-    return () => this.#closeFns?.delete(fn)
+    this._watch(fn)
+    return () => this._unwatch(fn)
+  }
+
+  /**
+   * @internal Tells `watcher` when the stream closes: `onClose` without a closure per
+   * subscriber. Nothing happens if the stream has closed already.
+   */
+  _watch(watcher: CloseWatcher): void {
+    if (this.#state === CLOSED || watcher === this.#closeOne) return
+    if (this.#closeOne === undefined && this.#closeMore === undefined) this.#closeOne = watcher
+    else {
+      this.#closeMore ??= new Set()
+      this.#closeMore.add(watcher)
+    }
+  }
+
+  /** @internal */
+  _unwatch(watcher: CloseWatcher): void {
+    if (this.#closeOne === watcher) this.#closeOne = undefined
+    else this.#closeMore?.delete(watcher)
   }
 
   /**
@@ -212,10 +232,10 @@ export class EventStream<M extends EventMap = AnyEvents>
    * @internal Writes a frame: its text, or (from a channel) bytes shared by every
    * subscriber. `now` saves a clock read per subscriber in a broadcast.
    */
-  _write(chunk: Chunk, now?: number): boolean {
+  _write(chunk: Chunk, now?: number, lone = false): boolean {
     if (this.#state === OPEN) {
-      const ok = this.#transport.write(chunk)
       const length = chunkLength(chunk)
+      const ok = this.#transport.write(chunk, length, lone)
       counters.bytesWritten += length
       this.#hb?.touch(this, now ?? Date.now())
       this.#behind.wrote(length)
@@ -231,7 +251,7 @@ export class EventStream<M extends EventMap = AnyEvents>
     if (this.#state === CLOSED) return false
     if (this.#holds === 0) {
       this.#open()
-      return this._write(chunk, now)
+      return this._write(chunk, now, lone)
     }
     // Held by an authorize decision: keep the bytes until the stream opens or is refused.
     this.#held ??= []
@@ -352,8 +372,8 @@ export class EventStream<M extends EventMap = AnyEvents>
   }
 
   /** @internal Heartbeat */
-  beat(): void {
-    this._write(HEARTBEAT)
+  beat(now: number): void {
+    this._write(HEARTBEAT, now, true)
   }
 
   /** @internal Opens the stream at the end of the tick, unless something holds it. */
@@ -446,14 +466,18 @@ export class EventStream<M extends EventMap = AnyEvents>
     this.#drain = undefined
     this.#resolveDrain = undefined
     resolve?.(false)
-    const fns = this.#closeFns
-    this.#closeFns = undefined
-    if (fns !== undefined) for (const fn of fns) this.#safely(fn)
+    const one = this.#closeOne
+    const more = this.#closeMore
+    this.#closeOne = undefined
+    this.#closeMore = undefined
+    if (one !== undefined) this.#safely(one)
+    if (more !== undefined) for (const watcher of more) this.#safely(watcher)
   }
 
-  #safely(fn: () => void): void {
+  #safely(watcher: CloseWatcher): void {
     try {
-      fn()
+      if (typeof watcher === 'function') watcher()
+      else watcher.streamClosed()
     } catch (error) {
       this.#report(error)
     }
@@ -477,3 +501,6 @@ export class EventStream<M extends EventMap = AnyEvents>
 }
 
 function noop(): void {}
+
+/** Told when a stream closes: a function (`onClose`), or an object (a subscription). */
+export type CloseWatcher = (() => void) | { streamClosed(): void }

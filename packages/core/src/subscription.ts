@@ -1,6 +1,6 @@
 import type { SseEvent } from './encode.js'
 import { reportGap } from './gap.js'
-import type { HubMember } from './log-hub.js'
+import type { HubMember, LogHub } from './log-hub.js'
 import { counters } from './metrics.js'
 import type { Gap, StoredEvent } from './store.js'
 import type { EventStream } from './stream.js'
@@ -10,6 +10,8 @@ export interface SubscriptionHost {
   /** The event a filter sees for an entry (deserialized once per entry). */
   view(entry: StoredEvent): SseEvent
   report(error: unknown): void
+  /** Forgets `sub` (it unsubscribed, or its stream closed). */
+  detach(sub: Subscription): void
 }
 
 /**
@@ -23,20 +25,38 @@ export class Subscription implements HubMember {
   readonly #onGap: ((gap: Gap, stream: EventStream) => void | Promise<void>) | undefined
   /** Live entries that came while the replay ran, with their shared frames. */
   #queue: [StoredEvent, Uint8Array][] | undefined
-  off: () => void = () => {}
+  /** The log's hub, for a channel with a store: let go of on `off()`. */
+  #hub: LogHub | undefined
 
+  /** Joins `stream` (told when it closes); a subscription to a log replays first. */
   constructor(
     stream: EventStream,
     filter: ((event: SseEvent) => boolean) | undefined,
     host: SubscriptionHost,
     onGap: ((gap: Gap, stream: EventStream) => void | Promise<void>) | undefined,
-    replaying: boolean,
+    hub: LogHub | undefined,
   ) {
     this.stream = stream
     this.#filter = filter
     this.#host = host
     this.#onGap = onGap
-    if (replaying) this.#queue = []
+    this.#hub = hub
+    if (hub !== undefined) this.#queue = []
+    stream._watch(this)
+  }
+
+  /** Unsubscribes: the stream stays open. Safe to call more than once. */
+  off(): void {
+    this.stream._unwatch(this)
+    this.#host.detach(this)
+    const hub = this.#hub
+    this.#hub = undefined
+    hub?.release(this)
+  }
+
+  /** @internal The stream closed. */
+  streamClosed(): void {
+    this.off()
   }
 
   /** @internal HubMember */

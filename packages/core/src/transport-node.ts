@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
-import type { Chunk } from './encode.js'
+import { chunkedSocketOf, type RawSocket, writeChunk } from './chunked-socket.js'
+import { type Chunk, chunkLength } from './encode.js'
 import { SseError } from './errors.js'
 import type { AnyEvents, EventMap } from './events.js'
 import { requestLastEventId } from './last-event-id.js'
@@ -38,6 +39,23 @@ type AnyResponse = {
 /** How long a client cut off for falling behind may take to read what it was sent. */
 const DROP_GRACE_MS = 10_000
 
+// One listener function for every response, rather than two closures per stream: each
+// response carries its transport under this key.
+const kTransport = Symbol('ssekit.transport')
+type Tagged = { [kTransport]?: NodeTransport }
+
+function onResponseClose(this: Tagged): void {
+  this[kTransport]?._closed()
+}
+
+function onResponseDrain(this: Tagged): void {
+  this[kTransport]?._drained()
+}
+
+function onSocketDrain(this: { _httpMessage?: Tagged | null }): void {
+  this._httpMessage?.[kTransport]?._drained()
+}
+
 /** The stream opened on each response: opening again gives the same stream. */
 const opened = new WeakMap<object, EventStream>()
 
@@ -68,9 +86,12 @@ export class NodeTransport implements Transport {
   readonly headersWaitForBody = false
   readonly #res: AnyResponse
   #listener: TransportListener | undefined
-  readonly #onStart: (() => void) | undefined
+  /** Called once the head is written, then let go (it may hold the framework's context). */
+  #onStart: (() => void) | undefined
   /** Someone else answered before the stream opened: the response is theirs, not ours. */
   #taken = false
+  /** Set when the body is framed here and written to the socket (see chunked-socket.ts). */
+  #socket: RawSocket | undefined
 
   constructor(req: NodeRequest, res: NodeResponse, onStart?: () => void) {
     this.#res = res as unknown as AnyResponse
@@ -87,7 +108,7 @@ export class NodeTransport implements Transport {
   }
 
   get buffered(): number {
-    return this.#res.writableLength
+    return this.#socket?.writableLength ?? this.#res.writableLength
   }
 
   get highWaterMark(): number {
@@ -96,7 +117,8 @@ export class NodeTransport implements Transport {
 
   attach(listener: TransportListener): void {
     this.#listener = listener
-    this.#res.on('close', this.#onClose)
+    ;(this.#res as Tagged)[kTransport] = this
+    this.#res.on('close', onResponseClose)
   }
 
   open(status: number, headers: Record<string, string | readonly string[]>): void {
@@ -105,21 +127,31 @@ export class NodeTransport implements Transport {
       // A handler threw before the stream opened and the framework's error handler answered
       // (Express): leave that response alone, and end this stream as if its client had left.
       this.#taken = true
-      queueMicrotask(this.#onClose)
+      queueMicrotask(() => this._closed())
       return
     }
     res.writeHead(status, headers)
     // node:http holds headers until the first body write; the client must see them now.
     res.flushHeaders?.()
-    // After writeHead: compression middleware queues 'drain' listeners until then.
-    res.on('drain', this.#onDrain)
-    this.#onStart?.()
+    this.#socket = chunkedSocketOf(res)
+    // After writeHead: compression middleware queues 'drain' listeners until then. Written
+    // to directly, the socket drains; the response would not say so.
+    if (this.#socket !== undefined) this.#socket.on('drain', onSocketDrain)
+    else res.on('drain', onResponseDrain)
+    const onStart = this.#onStart
+    this.#onStart = undefined
+    onStart?.()
   }
 
-  write(chunk: Chunk): boolean {
-    // Text goes as is: Node encodes it in C++ while writing, with no buffer of ours.
+  write(chunk: Chunk, length?: number, lone = false): boolean {
     if (this.#taken) return true
-    return this.#res.write(chunk)
+    const socket = this.#socket
+    // Text goes as is: Node encodes it in C++ while writing, with no buffer of ours.
+    if (socket === undefined) return this.#res.write(chunk)
+    const bytes = length ?? chunkLength(chunk)
+    // A chunk of size 0 would end the body.
+    if (bytes === 0) return true
+    return writeChunk(socket, chunk, bytes, lone)
   }
 
   end(): void {
@@ -157,17 +189,21 @@ export class NodeTransport implements Transport {
 
   detach(): void {
     this.#listener = undefined
-    this.#res.removeListener('close', this.#onClose)
-    this.#res.removeListener('drain', this.#onDrain)
+    this.#res.removeListener('close', onResponseClose)
+    this.#res.removeListener('drain', onResponseDrain)
+    // The socket outlives the response (keep-alive): leave nothing on it.
+    this.#socket?.removeListener('drain', onSocketDrain)
   }
 
-  #onClose = (): void => {
+  /** @internal The response closed. */
+  _closed(): void {
     const listener = this.#listener
     this.detach()
     listener?.onClientClose()
   }
 
-  #onDrain = (): void => {
+  /** @internal The response (or its socket) drained. */
+  _drained(): void {
     // Node 24 emits 'drain' when a gone client's socket is torn down (nothing left to write,
     // nothing writable): that is not the client taking more. 'close' follows.
     const socket = (this.#res as { socket?: { writable?: boolean } | null }).socket

@@ -36,9 +36,12 @@ export interface Transport {
   open(status: number, headers: Record<string, string | readonly string[]>): void
   /**
    * Writes a frame, as text (one stream's own) or bytes (a broadcast's, shared by every
-   * subscriber; never modify them). Returns false when over the high-water mark.
+   * subscriber; never modify them). `length`, when known, is its UTF-8 byte length; `lone`
+   * says it is likely the only write of its tick (a heartbeat), so that a transport which
+   * coalesces a tick's writes may send it at once. Returns false when over the high-water
+   * mark.
    */
-  write(chunk: Chunk): boolean
+  write(chunk: Chunk, length?: number, lone?: boolean): boolean
   /** Ends the response after what is buffered, and stops listening. */
   end(): void
   /** The client is gone: drops the connection and whatever is buffered, stops listening. */

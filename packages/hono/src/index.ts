@@ -137,13 +137,21 @@ function nodeBindings(
 // @hono/node-server writes nothing for a response carrying this header: it was answered.
 const ALREADY_SENT = { 'x-hono-already-sent': 'true' }
 
-/** The response that tells @hono/node-server the request was answered already. */
+let sent: Response | undefined
+
+/**
+ * The response that tells @hono/node-server the request was answered already. One for every
+ * request: Hono copies a returned response before it adds headers (`c.res` was read), and
+ * node-server only reads it. Made on first use, with node-server's global Response.
+ */
 function alreadySent(): Response {
-  const response = new Response(null, { headers: ALREADY_SENT })
-  // node-server's lightweight Response (its global Response) skips the already-sent check
-  // and writes a head, which ends the stream; reading `body` turns it into a full one.
-  void response.body
-  return response
+  if (sent === undefined) {
+    sent = new Response(null, { headers: ALREADY_SENT })
+    // node-server's lightweight Response (its global Response) skips the already-sent check
+    // and writes a head, which ends the stream; reading `body` turns it into a full one.
+    void sent.body
+  }
+  return sent
 }
 
 /** Where the streams of one middleware (or route) belong, and where its warnings go. */
@@ -185,7 +193,8 @@ function openStream(
   const existing = streamOf(outgoing)
   if (existing !== undefined) {
     runHandler(existing, run, { options })
-    return responses.get(existing)!
+    // Until it starts, the first call's answer; after, the one it gave.
+    return responses.get(existing) ?? Promise.resolve(alreadySent())
   }
   checkResponseFree(outgoing)
   carryHeaders(
@@ -193,22 +202,45 @@ function openStream(
     (name, value) => outgoing.appendHeader(name, value),
     (name) => outgoing.hasHeader(name),
   )
-  let started!: (response: Response) => void
-  let failed!: (error: unknown) => void
-  const response = new Promise<Response>((resolve, reject) => {
-    started = resolve
-    failed = reject
-  })
-  const stream = openNodeStream(incoming, outgoing, {
-    ...init,
-    onStart: () => started(alreadySent()),
-  })
-  responses.set(stream, response)
-  runHandler(stream, run, { options, onEarlyError: failed })
-  return response
+  const answer = settleOnce()
+  const stream = openNodeStream(incoming, outgoing, { ...init, onStart: answer.started })
+  responses.set(stream, answer.response)
+  answer.settled = () => responses.delete(stream)
+  runHandler(stream, run, { options, onEarlyError: answer.failed })
+  return answer.response
 }
 
-/** The response of each stream opened on Node, for a second c.sse() on the same request. */
+/**
+ * The answer of a stream opened on Node: resolves when its head is written, rejects on an
+ * early handler error. Made outside `openStream`, so that what it keeps until the stream
+ * ends holds no reference to the request's context.
+ */
+function settleOnce() {
+  let resolve!: (response: Response) => void
+  let reject!: (error: unknown) => void
+  const response = new Promise<Response>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  const answer = {
+    response,
+    settled: undefined as (() => void) | undefined,
+    started: () => {
+      answer.settled?.()
+      resolve(alreadySent())
+    },
+    failed: (error: unknown) => {
+      answer.settled?.()
+      reject(error)
+    },
+  }
+  return answer
+}
+
+/**
+ * The pending answer of each stream opened on Node, for a second c.sse() on the same
+ * request before it started; dropped once it settles (it holds a Response).
+ */
 const responses = new WeakMap<EventStream, Promise<Response>>()
 
 const kQuery = Symbol('ssekit.lastEventIdQuery')

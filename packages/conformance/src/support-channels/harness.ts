@@ -92,23 +92,23 @@ export function settlesWithoutIo(promise: Promise<unknown>): Promise<'settled' |
 }
 
 /**
- * Records the close listeners registered on `stream` that are still live: added, and
- * neither removed nor called by the stream's close.
+ * What `stream` will tell when it closes (a channel's subscriptions, `onClose` functions),
+ * live: entries leave the set as they are removed or told.
  */
-export function trackCloseListeners(stream: EventStream): Set<() => void> {
-  const live = new Set<() => void>()
-  const original = stream.onClose.bind(stream)
-  stream.onClose = (fn) => {
-    const entry = () => {
-      live.delete(entry)
-      fn()
-    }
-    live.add(entry)
-    const off = original(entry)
-    return () => {
-      live.delete(entry)
-      off()
-    }
+export function trackCloseListeners(stream: EventStream): Set<unknown> {
+  const live = new Set<unknown>()
+  // Registered before the tracking starts, so it is not counted itself.
+  stream.onClose(() => live.clear())
+  const s = stream as unknown as { _watch(w: unknown): void; _unwatch(w: unknown): void }
+  const watch = s._watch.bind(stream)
+  const unwatch = s._unwatch.bind(stream)
+  s._watch = (w) => {
+    live.add(w)
+    watch(w)
+  }
+  s._unwatch = (w) => {
+    live.delete(w)
+    unwatch(w)
   }
   return live
 }
