@@ -257,7 +257,16 @@ export function report(
     )
     out.push(
       table(
-        ['target', 'heartbeat', 'CPU %', 'range', 'vs floor', 'heartbeats', 'CPU µs/heartbeat'],
+        [
+          'target',
+          'heartbeat',
+          'CPU %',
+          'range',
+          'vs floor',
+          'vs floor/heartbeat',
+          'heartbeats',
+          'CPU µs/heartbeat',
+        ],
         rows('idle', (t, info) => {
           const beats = med('idle', 'heartbeats', t)
           return [
@@ -266,6 +275,7 @@ export function report(
             fmt(med('idle', 'cpuPct', t), 3),
             spread(results.values('idle', 'cpuPct', t), (v) => fmt(v, 3)),
             vs('idle', 'cpuPct', t),
+            info.heartbeat === 'none' ? '' : vs('idle', 'cpuPct', t, 'floor/heartbeat'),
             int(beats),
             beats > 0 ? int(med('idle', 'cpuUs', t) / beats) : '',
           ]

@@ -38,6 +38,14 @@ export const TARGETS: readonly TargetInfo[] = [
     heartbeat: 'none',
   },
   {
+    name: 'floor/heartbeat',
+    kind: 'floor',
+    file: 'floor-heartbeat.ts',
+    what: 'node:http and one setInterval(15 s) writing a comment to every response (idle only)',
+    heartbeat: '15 s',
+    scenarios: ['idle'],
+  },
+  {
     name: 'floor/hono',
     kind: 'floor',
     file: 'floor-hono.ts',
