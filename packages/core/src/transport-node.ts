@@ -92,6 +92,8 @@ export class NodeTransport implements Transport {
   #taken = false
   /** Set when the body is framed here and written to the socket (see chunked-socket.ts). */
   #socket: RawSocket | undefined
+  /** A write to `#socket` returned false: listening for its 'drain'. */
+  #awaitingDrain = false
 
   constructor(req: NodeRequest, res: NodeResponse, onStart?: () => void) {
     this.#res = res as unknown as AnyResponse
@@ -135,9 +137,9 @@ export class NodeTransport implements Transport {
     res.flushHeaders?.()
     this.#socket = chunkedSocketOf(res)
     // After writeHead: compression middleware queues 'drain' listeners until then. Written
-    // to directly, the socket drains; the response would not say so.
-    if (this.#socket !== undefined) this.#socket.on('drain', onSocketDrain)
-    else res.on('drain', onResponseDrain)
+    // to directly, the socket drains (the response would not say so): listened to only
+    // while a write waits for it, so that an idle stream holds nothing on its socket.
+    if (this.#socket === undefined) res.on('drain', onResponseDrain)
     const onStart = this.#onStart
     this.#onStart = undefined
     onStart?.()
@@ -151,7 +153,12 @@ export class NodeTransport implements Transport {
     const bytes = length ?? chunkLength(chunk)
     // A chunk of size 0 would end the body.
     if (bytes === 0) return true
-    return writeChunk(socket, chunk, bytes, lone)
+    if (writeChunk(socket, chunk, bytes, lone)) return true
+    if (!this.#awaitingDrain) {
+      this.#awaitingDrain = true
+      socket.on('drain', onSocketDrain)
+    }
+    return false
   }
 
   end(): void {
@@ -192,6 +199,12 @@ export class NodeTransport implements Transport {
     this.#res.removeListener('close', onResponseClose)
     this.#res.removeListener('drain', onResponseDrain)
     // The socket outlives the response (keep-alive): leave nothing on it.
+    this.#stopAwaitingDrain()
+  }
+
+  #stopAwaitingDrain(): void {
+    if (!this.#awaitingDrain) return
+    this.#awaitingDrain = false
     this.#socket?.removeListener('drain', onSocketDrain)
   }
 
@@ -204,6 +217,7 @@ export class NodeTransport implements Transport {
 
   /** @internal The response (or its socket) drained. */
   _drained(): void {
+    this.#stopAwaitingDrain()
     // Node 24 emits 'drain' when a gone client's socket is torn down (nothing left to write,
     // nothing writable): that is not the client taking more. 'close' follows.
     const socket = (this.#res as { socket?: { writable?: boolean } | null }).socket
