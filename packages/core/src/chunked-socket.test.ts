@@ -123,6 +123,41 @@ describe('a chunked HTTP/1.1 body written to the socket', () => {
     expect(socket!.listenerCount('drain')).toBe(baseline)
   })
 
+  it('ends a stream whose response the application ended itself: nothing follows the end, sends resolve false', async () => {
+    const late: boolean[] = []
+    const streams: EventStream[] = []
+    const server = await startServer((req, res) => {
+      if (req.url === '/plain') {
+        res.end('plain answer')
+        return
+      }
+      // /wrapped goes through res.write() (a wrapper, as compression middleware makes).
+      if (req.url === '/wrapped') res.write = res.write.bind(res)
+      const stream = createEventStream(req, res, { heartbeat: false })
+      streams.push(stream)
+      void (async () => {
+        await stream.send('A')
+        res.end()
+        late.push(await stream.send('late'))
+      })()
+    })
+    cleanup.add(server, (s) => s.close())
+    for (const path of ['/', '/wrapped']) {
+      const client = await RawClient.send(server.port, rawGet(path))
+      cleanup.add(client, (c) => c.destroy())
+      await client.waitForBytes(ended)
+      await waitFor(() => late.length === streams.length && streams.at(-1)!.closed)
+      client.socket.write(rawGet('/plain'))
+      const bytes = await client.waitForBytes((b) => b.includes('plain answer'))
+      const first = decodeChunked(split(bytes).rest)
+      expect(first.body, path).toBe('data: A\n\n')
+      const second = split(first.rest)
+      expect(second.head, path).toMatch(/^HTTP\/1\.1 200 OK\r\n/)
+      expect(second.rest.toString('latin1'), path).toBe('plain answer')
+    }
+    expect(late).toEqual([false, false])
+  })
+
   it('writes an HTTP/1.0 body unframed, and a HEAD answer with no body', async () => {
     const resWrite = vi.spyOn(OutgoingMessage.prototype, 'write')
     const server = await startServer((req, res) => {

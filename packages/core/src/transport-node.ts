@@ -147,6 +147,13 @@ export class NodeTransport implements Transport {
 
   write(chunk: Chunk, length?: number, lone = false): boolean {
     if (this.#taken) return true
+    if (this.#res.writableEnded) {
+      // The application ended the response itself: nothing may follow its end (on a kept-
+      // alive socket it would be read as the next response). The stream ends with it.
+      this.#taken = true
+      queueMicrotask(() => this._closed())
+      return false
+    }
     const socket = this.#socket
     // Text goes as is: Node encodes it in C++ while writing, with no buffer of ours.
     if (socket === undefined) return this.#res.write(chunk)
