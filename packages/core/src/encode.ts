@@ -32,7 +32,9 @@ const LINE_BREAK = /\r\n|\r|\n/
 export function isSseEvent(value: unknown): value is SseEvent {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
   if (!Object.hasOwn(value, 'data')) return false
-  for (const key in value) if (!EVENT_KEYS.has(key)) return false
+  for (const key in value) {
+    if (key !== 'data' && key !== 'event' && key !== 'id' && key !== 'retry') return false
+  }
   return true
 }
 
@@ -81,14 +83,20 @@ export function serializeData(data: unknown, serializer: Serializer = JSON.strin
   return text
 }
 
+let lastGoodEvent: string | undefined
+let lastGoodId: string | undefined
+
 /**
  * Validates `event`, `id` and `retry`; throws a `TypeError` that names the field. Returns
  * the id as the text that goes on the wire (a number written as its text).
  */
 export function checkFields(event: unknown, id: unknown, retry: unknown): string | undefined {
-  if (event !== undefined) {
+  // A stream sends the same event name again and again: the last one found good is not
+  // checked again (a string cannot change).
+  if (event !== undefined && event !== lastGoodEvent) {
     if (typeof event !== 'string') throw fieldError('event', 'must be a string', event)
     if (/[\r\n]/.test(event)) throw fieldError('event', 'must not contain CR or LF', event)
+    lastGoodEvent = event
   }
   let text: string | undefined
   if (id !== undefined) {
@@ -99,7 +107,10 @@ export function checkFields(event: unknown, id: unknown, retry: unknown): string
       text = String(id)
     } else if (typeof id === 'string') {
       // A NUL makes the client ignore the whole id field (WHATWG HTML §9.2.6).
-      if (/[\r\n\0]/.test(id)) throw fieldError('id', 'must not contain CR, LF or NUL', id)
+      if (id !== lastGoodId && /[\r\n\0]/.test(id)) {
+        throw fieldError('id', 'must not contain CR, LF or NUL', id)
+      }
+      lastGoodId = id
       text = id
     } else throw fieldError('id', 'must be a string or a finite number', id)
   }
@@ -211,7 +222,12 @@ export function utf8Length(text: string): number {
   return bytes
 }
 
+/** Node's, Bun's and Deno's `Buffer.byteLength`: the same count, in native code. */
+type NativeBuffer = { byteLength(text: string, encoding: 'utf8'): number }
+const nativeLength = (globalThis as { Buffer?: NativeBuffer }).Buffer?.byteLength
+
 /** The byte length of a chunk. */
 export function chunkLength(chunk: Chunk): number {
-  return typeof chunk === 'string' ? utf8Length(chunk) : chunk.byteLength
+  if (typeof chunk !== 'string') return chunk.byteLength
+  return nativeLength === undefined ? utf8Length(chunk) : nativeLength(chunk, 'utf8')
 }
