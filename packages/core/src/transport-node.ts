@@ -39,29 +39,29 @@ type AnyResponse = {
 /** How long a client cut off for falling behind may take to read what it was sent. */
 const DROP_GRACE_MS = 10_000
 
-// One listener function for every response, rather than two closures per stream: each
-// response carries its transport under this key.
-const kTransport = Symbol('ssekit.transport')
-type Tagged = { [kTransport]?: NodeTransport }
+/**
+ * The transport of each response (and through it the stream opened there: opening again
+ * gives the same stream). One listener function serves every response, rather than two
+ * closures per stream: it finds the transport here.
+ */
+const opened = new WeakMap<object, NodeTransport>()
 
-function onResponseClose(this: Tagged): void {
-  this[kTransport]?._closed()
+function onResponseClose(this: object): void {
+  opened.get(this)?._closed()
 }
 
-function onResponseDrain(this: Tagged): void {
-  this[kTransport]?._drained()
+function onResponseDrain(this: object): void {
+  opened.get(this)?._drained()
 }
 
-function onSocketDrain(this: { _httpMessage?: Tagged | null }): void {
-  this._httpMessage?.[kTransport]?._drained()
+function onSocketDrain(this: { _httpMessage?: object | null }): void {
+  const res = this._httpMessage
+  if (res != null) opened.get(res)?._drained()
 }
-
-/** The stream opened on each response: opening again gives the same stream. */
-const opened = new WeakMap<object, EventStream>()
 
 /** The stream already opened on `res`, if any. */
 export function streamOf(res: NodeResponse): EventStream | undefined {
-  return opened.get(res)
+  return opened.get(res)?.stream
 }
 
 /**
@@ -92,6 +92,8 @@ export class NodeTransport implements Transport {
   #taken = false
   /** Set when the body is framed here and written to the socket (see chunked-socket.ts). */
   #socket: RawSocket | undefined
+  /** The stream this transport was opened for (kept after detach, for `streamOf`). */
+  stream: EventStream | undefined
   /** A write to `#socket` returned false: listening for its 'drain'. */
   #awaitingDrain = false
 
@@ -119,7 +121,7 @@ export class NodeTransport implements Transport {
 
   attach(listener: TransportListener): void {
     this.#listener = listener
-    ;(this.#res as Tagged)[kTransport] = this
+    opened.set(this.#res, this)
     this.#res.on('close', onResponseClose)
   }
 
@@ -238,9 +240,10 @@ export class NodeTransport implements Transport {
  * Asked again for the same response, gives the stream it opened the first time.
  */
 export function openNodeStream(req: NodeRequest, res: NodeResponse, init: OpenInit): EventStream {
-  const existing = opened.get(res)
+  const existing = opened.get(res)?.stream
   if (existing !== undefined) return existing
-  const stream = new EventStream(new NodeTransport(req, res, init.onStart), init.options, {
+  const transport = new NodeTransport(req, res, init.onStart)
+  const stream = new EventStream(transport, init.options, {
     lastEventId: requestLastEventId(
       req.headers['last-event-id'],
       req.url,
@@ -250,7 +253,7 @@ export function openNodeStream(req: NodeRequest, res: NodeResponse, init: OpenIn
     group: init.group,
     warn: init.warn,
   })
-  opened.set(res, stream)
+  transport.stream = stream
   return stream
 }
 
