@@ -3,6 +3,8 @@
  * flags that override them.
  */
 
+import { TARGETS } from './targets.js'
+
 /** The scenarios, in the order a repetition runs them. */
 export const SCENARIOS = [
   'heap',
@@ -141,7 +143,9 @@ const PRESETS: Record<Config['preset'], Omit<Config, 'preset' | 'scenarios' | 'o
 
 function positive(name: string, value: string): number {
   const n = Number(value)
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name}=${value}: not a whole number`)
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new Error(`--${name}=${value}: must be a whole number, at least 1`)
+  }
   return n
 }
 
@@ -197,6 +201,15 @@ export function parseConfig(args: readonly string[], env: NodeJS.ProcessEnv): Co
     only: flag('only')?.split(','),
     json: flag('json'),
   }
+  if (c.only !== undefined) {
+    const names = TARGETS.map((t) => t.name)
+    const unknown = c.only.filter((name) => !names.includes(name))
+    if (unknown.length > 0) {
+      throw new Error(
+        `--only: unknown target "${unknown.join(',')}"; the targets are ${names.join(',')}`,
+      )
+    }
+  }
   const picked = flag('scenarios')
   const skipped = new Set(scenarioList('skip', flag('skip') ?? ''))
   c.scenarios = new Set(
@@ -204,6 +217,9 @@ export function parseConfig(args: readonly string[], env: NodeJS.ProcessEnv): Co
       (s) => !skipped.has(s),
     ),
   )
+  if (c.scenarios.size === 0) {
+    throw new Error('--scenarios/--skip: that leaves no scenario to run')
+  }
   const number = (name: string) => {
     const value = flag(name)
     return value === undefined ? undefined : positive(name, value)

@@ -8,7 +8,7 @@
  * `--heap=N`, `--idle=N`, `--idle-ms=N`, `--json=file`.
  */
 
-import { writeFileSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseConfig, SCENARIOS, type Scenario } from './config.js'
@@ -105,6 +105,13 @@ function checkResolution(): void {
     throw new Error(
       `@ssekit/core resolves to ${core}; run through \`pnpm bench\` (TSX_TSCONFIG_PATH=tsconfig.run.json) after \`pnpm build\`.`,
     )
+  }
+  // Every package a target loads must be built: a server that cannot start would be waited for.
+  for (const name of ['core', 'express', 'fastify', 'hono']) {
+    const entry = fileURLToPath(import.meta.resolve(`@ssekit/${name}`))
+    if (!existsSync(entry)) {
+      throw new Error(`@ssekit/${name} is not built (${entry} is missing): run pnpm build first.`)
+    }
   }
 }
 

@@ -16,7 +16,10 @@ export class Proc {
   readonly #waiting = new Map<string, ((m: Message) => void)[]>()
   readonly #exited: Promise<number | null>
 
+  readonly #name: string
+
   constructor(file: string, args: string[] = [], execArgv: string[] = []) {
+    this.#name = `${file} ${args.join(' ')}`.trim()
     this.child = fork(new URL(file, import.meta.url), args, {
       stdio: 'inherit',
       execArgv: [...process.execArgv, ...execArgv],
@@ -94,6 +97,14 @@ export class Proc {
         reject(new Error(`no "${type}" message within ${timeoutMs} ms`))
       }, timeoutMs)
       list.push(waiter)
+      // A child that dies (a server that cannot start) fails the wait at once.
+      void this.#exited.then((code) => {
+        const at = list.indexOf(waiter)
+        if (at === -1) return
+        list.splice(at, 1)
+        clearTimeout(timer)
+        reject(new Error(`${this.#name} exited (${code}) before sending "${type}"`))
+      })
     })
   }
 
