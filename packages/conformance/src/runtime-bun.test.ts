@@ -16,6 +16,7 @@ import {
   waitFor,
 } from '../../core/src/test-utils/index.js'
 import { within } from './support/harness.js'
+import { webRouteTests } from './support-runtimes/web-route-tests.js'
 
 // The binary itself, not node_modules/.bin/bun: that is a shell script that runs Bun as its
 // child, so killing it would leave Bun running (and holding this worker's stdout pipe open).
@@ -61,24 +62,7 @@ describe('on Bun', () => {
     }
   })
 
-  test('createEventStreamResponse streams exact frames, pipe() included', async () => {
-    const client = await fetchSse(`${url}/core`)
-    expect(client.response.status).toBe(200)
-    expect(client.response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
-    expect(client.response.headers.get('cache-control')).toBe('no-cache, no-transform')
-    expect(await client.reader.readToEnd()).toBe(
-      'retry: 1500\n\ndata: Server\n\ndata: Sent\n\ndata: {"kind":"Events"}\n\nevent: done\ndata: [DONE]\n\n',
-    )
-  })
-
-  test("Hono's sseRoute answers with the stream", async () => {
-    const client = await fetchSse(`${url}/hono`)
-    expect(client.response.headers.get('x-accel-buffering')).toBe('no')
-    // No retry or padding here: the Web transport opens the body with a comment.
-    expect(await client.reader.readToEnd()).toBe(
-      ':\n\nevent: greeting\nid: h1\ndata: hello from hono\ndata: on two lines\n\n',
-    )
-  })
+  webRouteTests(() => url)
 
   test('a channel broadcasts, replays after Last-Event-ID, and notices a client leaving', async () => {
     const metrics = async () =>

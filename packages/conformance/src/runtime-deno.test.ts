@@ -19,6 +19,7 @@ import {
   type TempDir,
   tempDir,
 } from './support-runtimes/processes.js'
+import { webRouteTests } from './support-runtimes/web-route-tests.js'
 
 const script = fileURLToPath(new URL('./support-runtimes/deno-server.ts', import.meta.url))
 
@@ -61,32 +62,7 @@ describe('on Deno', () => {
   const metrics = async () =>
     (await (await fetch(`${url}/metrics`)).json()) as { openStreams: number }
 
-  test('createEventStreamResponse streams exact frames, pipe() included', async () => {
-    const client = await fetchSse(`${url}/core`)
-    expect(client.response.status).toBe(200)
-    expect(client.response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
-    expect(client.response.headers.get('cache-control')).toBe('no-cache, no-transform')
-    expect(client.response.headers.get('x-accel-buffering')).toBe('no')
-    expect(await client.reader.readToEnd()).toBe(
-      'retry: 1500\n\ndata: Server\n\ndata: Sent\n\ndata: {"kind":"Events"}\n\nevent: done\ndata: [DONE]\n\n',
-    )
-  })
-
-  test("Hono's sseRoute answers with the stream", async () => {
-    const client = await fetchSse(`${url}/hono`)
-    expect(client.response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
-    expect(await client.reader.readToEnd()).toBe(
-      ':\n\nevent: greeting\nid: h1\ndata: hello from hono\ndata: on two lines\n\n',
-    )
-  })
-
-  test('c.sse() through app.use(sse()) writes ids, JSON and split lines exactly', async () => {
-    const client = await fetchSse(`${url}/sse/greeting`)
-    expect(client.response.headers.get('cache-control')).toBe('no-cache, no-transform')
-    expect(await client.reader.readToEnd()).toBe(
-      ':\n\nevent: greeting\nid: 7\ndata: {"from":"c.sse()"}\n\ndata: bye\ndata: for now\n\n',
-    )
-  })
+  webRouteTests(() => url)
 
   test('a quiet c.sse() stream gets its heartbeat comment', async () => {
     const client = await fetchSse(`${url}/sse/beat`)

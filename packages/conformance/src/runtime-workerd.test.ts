@@ -21,6 +21,7 @@ import {
   tempDir,
   workerdBinary,
 } from './support-runtimes/processes.js'
+import { webRouteTests } from './support-runtimes/web-route-tests.js'
 
 const script = fileURLToPath(new URL('./support-runtimes/workerd-worker.ts', import.meta.url))
 
@@ -79,31 +80,7 @@ describe('on Cloudflare Workers (workerd)', () => {
       errors: string[]
     }
 
-  test('createEventStreamResponse streams exact frames, pipe() included', async () => {
-    const client = await fetchSse(`${url}/core`)
-    expect(client.response.status).toBe(200)
-    expect(client.response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
-    expect(client.response.headers.get('cache-control')).toBe('no-cache, no-transform')
-    expect(client.response.headers.get('x-accel-buffering')).toBe('no')
-    expect(await client.reader.readToEnd()).toBe(
-      'retry: 1500\n\ndata: Server\n\ndata: Sent\n\ndata: {"kind":"Events"}\n\nevent: done\ndata: [DONE]\n\n',
-    )
-  })
-
-  test("Hono's sseRoute answers with the stream", async () => {
-    const client = await fetchSse(`${url}/hono`)
-    expect(client.response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
-    expect(await client.reader.readToEnd()).toBe(
-      ':\n\nevent: greeting\nid: h1\ndata: hello from hono\ndata: on two lines\n\n',
-    )
-  })
-
-  test('c.sse() through app.use(sse()) writes ids, JSON and split lines exactly', async () => {
-    const client = await fetchSse(`${url}/sse/greeting`)
-    expect(await client.reader.readToEnd()).toBe(
-      ':\n\nevent: greeting\nid: 7\ndata: {"from":"c.sse()"}\n\ndata: bye\ndata: for now\n\n',
-    )
-  })
+  webRouteTests(() => url)
 
   test('a publish in one request reaches the stream of another (one isolate), resumes after Last-Event-ID, and a client that leaves is let go', async () => {
     const before = workerd.stderr.length

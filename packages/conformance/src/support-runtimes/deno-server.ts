@@ -8,7 +8,7 @@
 import { Hono } from 'hono'
 import { sse } from '../../../hono/src/index.js'
 import { firstEvent } from './first-event.js'
-import { coreResponse, mountShared } from './shared-routes.js'
+import { coreResponse, greeting, mountShared } from './shared-routes.js'
 
 declare const Deno: {
   version: { deno: string }
@@ -22,13 +22,7 @@ declare const Deno: {
 const events = sse()
 const app = new Hono()
 app.use('/sse/*', events)
-app.get('/sse/greeting', (c) =>
-  c.sse(async (stream) => {
-    await stream.send({ event: 'greeting', id: 7, data: { from: 'c.sse()' } })
-    await stream.send('bye\r\nfor now')
-    stream.close()
-  }),
-)
+app.get('/sse/greeting', greeting)
 // Stays open until the client leaves or the app shuts down.
 app.get('/sse/quiet', (c) =>
   c.sse(async (stream) => {

@@ -5,7 +5,7 @@
  * (a channel with a MemoryEventStore: events, resume after Last-Event-ID), `/publish` and
  * `/metrics`.
  */
-import type { Hono } from 'hono'
+import type { Context, Hono } from 'hono'
 import {
   type Channel,
   createChannel,
@@ -14,7 +14,7 @@ import {
   MemoryEventStore,
   type StreamOptions,
 } from '../../../core/src/index.js'
-import { sseRoute } from '../../../hono/src/index.js'
+import { type SseEnv, sseRoute } from '../../../hono/src/index.js'
 
 /** The news channel, one per process (per isolate on workerd). */
 export const news: Channel = createChannel({ event: 'news', store: new MemoryEventStore() })
@@ -35,6 +35,15 @@ export function coreResponse(request: Request, options: StreamOptions<Request> =
     },
     { retry: 1500, ...options },
   )
+}
+
+/** `/sse/greeting`, behind the server's own `app.use('/sse/*', sse(…))`: ids, JSON, CRLF. */
+export function greeting(c: Context<SseEnv>) {
+  return c.sse(async (stream) => {
+    await stream.send({ event: 'greeting', id: 7, data: { from: 'c.sse()' } })
+    await stream.send('bye\r\nfor now')
+    stream.close()
+  })
 }
 
 /**

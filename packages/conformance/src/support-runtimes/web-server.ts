@@ -7,7 +7,7 @@
 import { Hono } from 'hono'
 import { getMetrics } from '../../../core/src/index.js'
 import { sse } from '../../../hono/src/index.js'
-import { coreResponse, mountShared } from './shared-routes.js'
+import { coreResponse, greeting, mountShared } from './shared-routes.js'
 
 declare const Bun: {
   serve(options: {
@@ -19,6 +19,8 @@ declare const Bun: {
 }
 
 const app = new Hono()
+app.use('/sse/*', sse())
+app.get('/sse/greeting', greeting)
 mountShared(app)
 
 const server = Bun.serve({

@@ -9,7 +9,7 @@ import { Hono } from 'hono'
 import { createChannel, MemoryEventStore } from '../../../core/src/index.js'
 import { sse } from '../../../hono/src/index.js'
 import { firstEvent } from './first-event.js'
-import { coreResponse, mountShared, news } from './shared-routes.js'
+import { coreResponse, greeting, mountShared, news } from './shared-routes.js'
 
 /** Errors the streams reported (none expected): a Worker has no process to warn on. */
 const errors: string[] = []
@@ -19,13 +19,7 @@ const onError = (error: unknown) => {
 
 const app = new Hono()
 app.use('/sse/*', sse({ onError }))
-app.get('/sse/greeting', (c) =>
-  c.sse(async (stream) => {
-    await stream.send({ event: 'greeting', id: 7, data: { from: 'c.sse()' } })
-    await stream.send('bye\r\nfor now')
-    stream.close()
-  }),
-)
+app.get('/sse/greeting', greeting)
 // Idle after its first event: only its heartbeat writes, from its own request.
 app.get('/sse/idle', (c) =>
   c.sse(
