@@ -3,7 +3,7 @@
  * the spelling of the field separators, see the README), and the same routes.
  */
 import { once } from 'node:events'
-import type { Server } from 'node:http'
+import type { Server, ServerResponse } from 'node:http'
 
 /** The event's payload: serialized by each library as its users would have it serialized. */
 export const DATA = { s: 'ACME', p: 10.5 }
@@ -67,4 +67,39 @@ export function streamCount(url: string | undefined): number {
 /** Monotonic time in nanoseconds, comparable between processes on one machine (CLOCK_MONOTONIC). */
 export function now(): number {
   return Number(process.hrtime.bigint())
+}
+
+/**
+ * What every floor does by hand once the framework has handed it a Node response: open it,
+ * keep `/events` responses to write the pre-built frame to, write `/stream`'s frames while
+ * honouring backpressure.
+ */
+export function handWritten(hooks: Hooks) {
+  const frame = Buffer.from(FRAME)
+  const clients = new Set<ServerResponse>()
+  return {
+    /** Sends the head now. */
+    open(res: ServerResponse): ServerResponse {
+      res.writeHead(200, SSE_HEADERS)
+      res.flushHeaders()
+      return res
+    },
+    /** Joins `/events`. */
+    follow(res: ServerResponse): void {
+      clients.add(res)
+      res.on('close', () => clients.delete(res))
+    },
+    /** `/stream?n=K`: K frames, waiting for drain only when a write says so. */
+    async stream(res: ServerResponse, url: string | undefined): Promise<void> {
+      const n = streamCount(url)
+      hooks.streamStarted()
+      for (let i = 0; i < n; i++) {
+        if (!res.write(frame)) await once(res, 'drain')
+      }
+    },
+    publish(): void {
+      for (const res of clients) res.write(frame)
+    },
+    subscribers: () => clients.size,
+  }
 }

@@ -5,24 +5,24 @@
  * the libraries that send one.
  */
 import { createServer, type ServerResponse } from 'node:http'
-import { listen, SSE_HEADERS, type Start } from '../shared.js'
+import { handWritten, listen, type Start } from '../shared.js'
 
-export const start: Start = async () => {
+export const start: Start = async (hooks) => {
+  const floor = handWritten(hooks)
   const comment = Buffer.from(':\n\n')
-  const clients = new Set<ServerResponse>()
+  const open = new Set<ServerResponse>()
   const server = createServer((_req, res) => {
-    res.writeHead(200, SSE_HEADERS)
-    res.flushHeaders()
-    clients.add(res)
-    res.on('close', () => clients.delete(res))
+    floor.open(res)
+    open.add(res)
+    res.on('close', () => open.delete(res))
   })
   setInterval(() => {
-    for (const res of clients) res.write(comment)
+    for (const res of open) res.write(comment)
   }, 15_000).unref()
   return {
     port: await listen(server),
     server,
     publish() {},
-    subscribers: () => clients.size,
+    subscribers: () => open.size,
   }
 }
