@@ -4,23 +4,10 @@
  * sends nothing at all. Real server, real fetch.
  */
 import type { ServerResponse } from 'node:http'
-import v8 from 'node:v8'
-import vm from 'node:vm'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Cleanup } from '../../core/src/test-utils/index.js'
+import { Cleanup, memory } from '../../core/src/test-utils/index.js'
 import { connect, type RetryInfo, type SseClientError } from './index.js'
 import { openStream, startRawServer } from './test-utils/apps.js'
-
-// A real collection before each memory reading, without a command-line flag.
-v8.setFlagsFromString('--expose-gc')
-const gc = (globalThis as { gc?: () => void }).gc ?? (vm.runInNewContext('gc') as () => void)
-
-function memory(): number {
-  gc()
-  gc()
-  const m = process.memoryUsage()
-  return m.heapUsed + m.arrayBuffers
-}
 
 const cleanup = new Cleanup()
 afterEach(() => cleanup.run())

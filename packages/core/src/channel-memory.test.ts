@@ -2,25 +2,12 @@
  * Named channels are cheap and finite: one per job or answer, each ended, each log forgotten
  * once it expired, and nothing left behind in the process once nobody listens.
  */
-import v8 from 'node:v8'
-import vm from 'node:vm'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createChannel } from './channel.js'
 import { getMetrics } from './metrics.js'
 import type { LogListener } from './store.js'
 import { MemoryEventStore } from './store-memory.js'
-import { memoryStream, WrappedStore } from './test-utils/index.js'
-
-// A real collection before each memory reading, without a command-line flag.
-v8.setFlagsFromString('--expose-gc')
-const gc = (globalThis as { gc?: () => void }).gc ?? (vm.runInNewContext('gc') as () => void)
-
-function memory(): number {
-  gc()
-  gc()
-  const m = process.memoryUsage()
-  return m.heapUsed + m.arrayBuffers
-}
+import { memory, memoryStream, WrappedStore } from './test-utils/index.js'
 
 const MiB = 1024 * 1024
 

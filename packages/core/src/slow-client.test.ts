@@ -1,7 +1,5 @@
 import type { ServerResponse } from 'node:http'
 import http2 from 'node:http2'
-import v8 from 'node:v8'
-import vm from 'node:vm'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { getMetrics } from './metrics.js'
 import type { StreamOptions } from './options.js'
@@ -11,6 +9,7 @@ import type { EventStream } from './stream.js'
 import {
   Cleanup,
   fetchSse,
+  memory,
   RawClient,
   rawGet,
   startH2cServer,
@@ -19,18 +18,6 @@ import {
   waitFor,
 } from './test-utils/index.js'
 import { createEventStream } from './transport-node.js'
-
-// A real collection before each memory reading, without a command-line flag.
-v8.setFlagsFromString('--expose-gc')
-const gc = (globalThis as { gc?: () => void }).gc ?? (vm.runInNewContext('gc') as () => void)
-
-function memory(): number {
-  gc()
-  gc()
-  const m = process.memoryUsage()
-  // Strings live on the heap, written chunks in array buffers.
-  return m.heapUsed + m.arrayBuffers
-}
 
 const cleanup = new Cleanup()
 afterEach(() => cleanup.run())

@@ -2,6 +2,8 @@
  * Helpers shared by the core tests and the adapters' conformance suite: real servers on a
  * free port, SSE bodies read with a spec parser, bounded waits, and an in-memory transport.
  */
+
+export { memory } from './memory.js'
 export { MemoryTransport, memoryStream } from './memory-transport.js'
 export {
   type H2Response,
