@@ -4,26 +4,12 @@
  * BroadcastChannel are shared between them), and the server's own account of what it saw
  * (`GET /stats`).
  */
-import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+import type { ChildProcess } from 'node:child_process'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, expect, test } from 'vitest'
+import { CHROMIUM, CHROMIUM_ARGS, startDemo, until as waitUntil } from '../shared/demo-test.js'
 import { cannedAnswer, type Transcript } from './answer.js'
 import type { RequestRecord, Stats } from './server.js'
-
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 /** What the page tells of one answer (`window.chat.turns[i]`). */
 interface TurnState {
@@ -47,20 +33,12 @@ let output = ''
 let url: string
 let browser: Browser | undefined
 
-/** Resolves once `predicate` holds, polling; rejects after `ms` with what was seen. */
-async function until<T>(
+/** Resolves once `predicate` holds, polling; rejects after `ms` with the example's output. */
+const until = <T>(
   predicate: () => Promise<T | false | null | undefined>,
   ms: number,
   what: string,
-): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = await predicate()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms\n${output}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
+) => waitUntil(predicate, ms, what, () => output)
 
 const stats = async () => (await (await fetch(`${url}/stats`)).json()) as Stats
 
@@ -95,38 +73,17 @@ const streamsOf = (s: Stats, id: string) =>
     .map((r) => `${r.method} ${r.path}${r.lastEventId === null ? '' : ` @${r.lastEventId}`}`)
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium is not installed at ${CHROMIUM}; this test drives the page in a real browser. Install it with: apt-get install -y chromium`,
-    )
-  }
-  // Its own process group, as in a terminal: Ctrl-C (SIGINT) goes to every process in it.
-  app = spawn('pnpm', ['--filter', '@ssekit/example-ai-chat', 'start'], {
-    cwd: ROOT,
-    detached: true,
-    env: { ...process.env, PORT: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  app.stdout!.on('data', (chunk) => {
-    output += chunk
-  })
-  app.stderr!.on('data', (chunk) => {
-    output += chunk
-  })
-  const failed = new Promise<never>((_, reject) => {
-    app.once('error', (error) =>
-      reject(new Error(`pnpm could not be started (is pnpm installed?): ${error.message}`)),
-    )
-    app.once('exit', (code) => reject(new Error(`the example exited (${code}):\n${output}`)))
-  })
-  failed.catch(() => {})
-  const started = until(
-    async () => /ssekit AI chat example: (http:\/\/\S+)/.exec(output)?.[1],
-    60_000,
-    'the example printing its URL',
-  )
-  url = await Promise.race([started, failed])
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
+  ;({ app, url } = await startDemo({
+    filter: '@ssekit/example-ai-chat',
+    banner: /ssekit AI chat example: (http:\/\/\S+)/,
+    ms: 60_000,
+    env: { PORT: '0' },
+    onOutput: (chunk) => {
+      output += chunk
+    },
+    output: () => output,
+  }))
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true })
 }, 90_000)
 
 afterAll(async () => {

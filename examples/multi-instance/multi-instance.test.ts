@@ -3,25 +3,12 @@
  * start` (Redis, two instances, nginx), the page in a headless Chromium, and a `kill -9` of
  * the instance the page is connected to.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import net from 'node:net'
-import { fileURLToPath } from 'node:url'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, expect, test } from 'vitest'
-
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+import { CHROMIUM, CHROMIUM_ARGS, startDemo, until as waitUntil } from '../shared/demo-test.js'
 
 interface Hello {
   instance: string
@@ -41,20 +28,12 @@ let output = ''
 let url: string
 let browser: Browser | undefined
 
-/** Resolves once `predicate` holds, polling; rejects after `ms` with what was seen. */
-async function until<T>(
+/** Resolves once `predicate` holds, polling; rejects after `ms` with the example's output. */
+const until = <T>(
   predicate: () => Promise<T | false | null | undefined>,
   ms: number,
   what: string,
-): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = await predicate()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms\n${output}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
+) => waitUntil(predicate, ms, what, () => output)
 
 const state = (page: Page) => page.evaluate(() => (window as unknown as { demo: DemoState }).demo)
 
@@ -102,37 +81,16 @@ function alive(pid: number): boolean {
 const groupAlive = () => alive(-app.pid!)
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium is not installed at ${CHROMIUM}; this test drives the page in a real browser. Install it with: apt-get install -y chromium`,
-    )
-  }
-  // Its own process group, as in a terminal: Ctrl-C (SIGINT) goes to every process in it.
-  app = spawn('pnpm', ['--filter', '@ssekit/example-multi-instance', 'start'], {
-    cwd: ROOT,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  app.stdout!.on('data', (chunk) => {
-    output += chunk
-  })
-  app.stderr!.on('data', (chunk) => {
-    output += chunk
-  })
-  const failed = new Promise<never>((_, reject) => {
-    app.once('error', (error) =>
-      reject(new Error(`pnpm could not be started (is pnpm installed?): ${error.message}`)),
-    )
-    app.once('exit', (code) => reject(new Error(`the example exited (${code}):\n${output}`)))
-  })
-  failed.catch(() => {})
-  const started = until(
-    async () => /ssekit multi-instance example: (http:\/\/\S+)/.exec(output)?.[1],
-    90_000,
-    'the example printing its URL',
-  )
-  url = await Promise.race([started, failed])
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
+  ;({ app, url } = await startDemo({
+    filter: '@ssekit/example-multi-instance',
+    banner: /ssekit multi-instance example: (http:\/\/\S+)/,
+    ms: 90_000,
+    onOutput: (chunk) => {
+      output += chunk
+    },
+    output: () => output,
+  }))
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true })
 }, 120_000)
 
 afterAll(async () => {
