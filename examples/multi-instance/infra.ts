@@ -8,13 +8,26 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 
-/** A free TCP port on 127.0.0.1. */
+/**
+ * A free TCP port on 127.0.0.1, for a process that binds it later (and again after a
+ * restart). Taken below Linux's ephemeral range (32768 and up), where neither outgoing
+ * connections nor other servers' `listen(0)` can take it in between: an ephemeral port was
+ * seen taken by a parallel test before the instance listened.
+ */
 export async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000)
+    const server = net.createServer()
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false))
+      server.listen(port, '127.0.0.1', () => resolve(true))
+    })
+    if (bound) {
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      return port
+    }
+  }
+  throw new Error('no free port between 20000 and 32000 on 127.0.0.1')
 }
 
 /** Resolves once something accepts connections on `port`, or rejects after `timeoutMs`. */
