@@ -6,6 +6,7 @@
 export { memory } from './memory.js'
 export { MemoryTransport, memoryStream } from './memory-transport.js'
 export {
+  freePort,
   type H2Response,
   h2Request,
   RawClient,

@@ -4,6 +4,27 @@ import type { AddressInfo } from 'node:net'
 import net from 'node:net'
 import { waitFor } from './wait.js'
 
+/**
+ * A free TCP port on 127.0.0.1, for a process that binds it later (redis-server, nginx).
+ * Taken below Linux's ephemeral range (32768 and up), where neither outgoing connections nor
+ * other servers' `listen(0)` in parallel tests can take it between this probe and the bind.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000)
+    const server = net.createServer()
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false))
+      server.listen(port, '127.0.0.1', () => resolve(true))
+    })
+    if (bound) {
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      return port
+    }
+  }
+  throw new Error('no free port between 20000 and 32000 on 127.0.0.1')
+}
+
 /** A server listening on a free port of 127.0.0.1. */
 export interface TestServer<S> {
   server: S

@@ -9,14 +9,9 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-/** A free TCP port on 127.0.0.1 (bound once, released, then handed out). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
+import { freePort } from '../../../core/src/test-utils/index.js'
+
+export { freePort }
 
 function binary(): string {
   for (const dir of ['/usr/bin', '/usr/local/bin', '/opt/homebrew/bin', '/usr/sbin']) {
